@@ -1,0 +1,323 @@
+"""Download an archive from its signed URL: streamed, hashed in the same pass, resumed on
+faults, verified, and only then moved into place.
+
+The signed URL is a credential: it is fetched without the PlayCanvas token, never appears
+in a message, and is asked for again when it stops working (403/404/410).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .config import is_loopback
+from .errors import DownloadFailed, TransientError, VerificationFailed
+from .units import human_size
+
+CHUNK_SIZE = 1 << 20
+#: (connect, read) timeouts, seconds: a stalled transfer is retried, not waited on forever.
+DOWNLOAD_TIMEOUT = (15.0, 60.0)
+MAX_ATTEMPTS = 8
+PROGRESS_EVERY = 5.0
+#: Free space to keep beyond the archive itself.
+DISK_MARGIN = 16 << 20
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A downloaded, verified archive at its final path."""
+
+    path: Path
+    sha256: str
+    size: int
+    crc32: int | None
+
+
+class _Expired(TransientError):
+    """The signed URL stopped working: ask PlayCanvas for a fresh one."""
+
+
+def download(
+    fetch_url: Callable[[], str],
+    destination: Path,
+    *,
+    session: requests.Session,
+    verify_zip: bool = True,
+    want_crc32: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    disk_free: Callable[[Path], int] = lambda folder: shutil.disk_usage(folder).free,
+) -> Archive:
+    """Download the archive that ``fetch_url()`` points at into ``destination``.
+
+    ``fetch_url`` is called for the first URL and again whenever the signed URL expires.
+    Returns only once the archive is complete, verified and renamed into place; on any
+    failure nothing is left at (or beside) ``destination``.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, part_name = tempfile.mkstemp(
+        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+    )
+    part = Path(part_name)
+    try:
+        with os.fdopen(handle, "w+b") as file:
+            transfer = _Transfer(file, part, want_crc32=want_crc32)
+            fetcher = _Fetcher(
+                fetch_url, transfer, session=session, log=log, clock=clock, disk_free=disk_free
+            )
+            Retrying(
+                retry=retry_if_exception_type(TransientError),
+                wait=wait_exponential_jitter(initial=1, max=30, jitter=1),
+                stop=stop_after_attempt(MAX_ATTEMPTS),
+                sleep=sleep,
+                before_sleep=fetcher.before_sleep,
+                reraise=True,
+            )(fetcher.attempt)
+            file.flush()
+            os.fsync(file.fileno())
+        if verify_zip:
+            check_zip(part)
+        part.replace(destination)
+        _fsync_directory(destination.parent)
+    except TransientError as exc:
+        part.unlink(missing_ok=True)
+        raise DownloadFailed(
+            f"The archive could not be downloaded after {MAX_ATTEMPTS} attempts: {exc}. "
+            "Nothing was written; run the backup again."
+        ) from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return Archive(
+        destination,
+        transfer.sha256.hexdigest(),
+        transfer.size,
+        transfer.crc32 if want_crc32 else None,
+    )
+
+
+def check_zip(path: Path) -> None:
+    """Read every member of the zip and check its CRC; raise VerificationFailed if any fails."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
+        raise VerificationFailed(
+            f"The archive is not a readable zip ({exc}); it was not kept. "
+            "Run the backup again; if it repeats, export the project "
+            "from the PlayCanvas dashboard to compare."
+        ) from exc
+    if bad is not None:
+        raise VerificationFailed(
+            f"The archive's member '{bad}' fails its CRC check; the "
+            "archive was not kept. Run the backup again."
+        )
+
+
+class _Transfer:
+    """The bytes received so far: written, hashed (and CRC'd) in one pass."""
+
+    def __init__(self, file: BinaryIO, path: Path, *, want_crc32: bool) -> None:
+        self.file = file
+        self.path = path
+        self.want_crc32 = want_crc32
+        self.total: int | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.sha256 = hashlib.sha256()
+        self.crc32 = 0
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.file.write(chunk)
+        self.sha256.update(chunk)
+        if self.want_crc32:
+            self.crc32 = zlib.crc32(chunk, self.crc32)
+        self.size += len(chunk)
+
+
+class _Fetcher:
+    """One attempt at a time: resume with Range where the host allows it."""
+
+    def __init__(
+        self,
+        fetch_url: Callable[[], str],
+        transfer: _Transfer,
+        *,
+        session: requests.Session,
+        log: Callable[[str], None],
+        clock: Callable[[], float],
+        disk_free: Callable[[Path], int],
+    ) -> None:
+        self._fetch_url = fetch_url
+        self._disk_free = disk_free
+        self._url: str | None = None
+        self._transfer = transfer
+        self._session = session
+        self._log = log
+        self._clock = clock
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        self._log(f"{failure}; trying again in {state.upcoming_sleep:.1f} s")
+
+    def attempt(self) -> None:
+        if self._url is None:
+            self._url = _checked(self._fetch_url())
+        url, transfer = self._url, self._transfer
+        headers = {"Accept-Encoding": "identity"}
+        if transfer.size:
+            headers["Range"] = f"bytes={transfer.size}-"
+        try:
+            with self._session.get(
+                url, headers=headers, stream=True, timeout=DOWNLOAD_TIMEOUT, allow_redirects=True
+            ) as response:
+                self._start(response)
+                progress = _Progress(transfer, self._log, self._clock)
+                # read1 hands over what has arrived (up to CHUNK_SIZE): when the connection
+                # breaks, every byte received so far is on disk and the resume starts there.
+                while chunk := response.raw.read1(CHUNK_SIZE):
+                    transfer.write(chunk)
+                    progress.update()
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransientError(
+                f"the download broke off after {transfer.size} bytes ({_redact(exc, url)})"
+            ) from exc
+        if transfer.total is not None and transfer.size != transfer.total:
+            if transfer.size > transfer.total:
+                transfer.restart()
+            raise TransientError(
+                f"the download ended after {transfer.size} of {transfer.total} bytes"
+            )
+
+    def _start(self, response: requests.Response) -> None:
+        """Check the status and decide: append (206), start over (200) or give up."""
+        transfer, status = self._transfer, response.status_code
+        if status in {401, 403, 404, 410}:
+            self._url = None
+            raise _Expired(
+                f"the signed download link answered {status} (expired?); "
+                "asking PlayCanvas for a fresh one"
+            )
+        if status == 416:
+            transfer.restart()
+            raise TransientError("the download host refused to resume; starting over")
+        if status == 429 or status >= 500:
+            raise TransientError(f"the download host answered {status}")
+        if status == 206 and transfer.size:
+            start, total = _content_range(response.headers.get("Content-Range", ""))
+            if start != transfer.size or (transfer.total and total != transfer.total):
+                transfer.restart()
+                raise TransientError("the download host resumed at the wrong place; starting over")
+            self._log(f"resuming the download at {human_size(transfer.size)}")
+        elif status == 200:
+            if transfer.size:
+                self._log("the download host does not resume (no Range support); starting over")
+                transfer.restart()
+            length = response.headers.get("Content-Length", "")
+            total = int(length) if length.isdigit() else None
+            if transfer.total is not None and total is not None and total != transfer.total:
+                self._log("the archive's size changed between attempts; starting over")
+            transfer.total = total
+        else:
+            raise DownloadFailed(
+                f"The download host answered {status} {response.reason}, "
+                "which this tool does not expect. Run the backup again."
+            )
+        if transfer.total is not None:
+            needed, free = transfer.total - transfer.size, self._disk_free(transfer.path.parent)
+            if free < needed + DISK_MARGIN:
+                raise DownloadFailed(
+                    f"Not enough free disk space in {transfer.path.parent}: the archive needs "
+                    f"{human_size(needed)} more and {human_size(free)} is free. Free some space "
+                    "or choose another 'path'."
+                )
+
+
+class _Progress:
+    """Log bytes, percent, rate and time left, at most every few seconds."""
+
+    def __init__(
+        self, transfer: _Transfer, log: Callable[[str], None], clock: Callable[[], float]
+    ) -> None:
+        self._transfer, self._log, self._clock = transfer, log, clock
+        self._started = clock()
+        self._start_size = transfer.size
+        self._next = self._started + PROGRESS_EVERY
+
+    def update(self) -> None:
+        now = self._clock()
+        if now < self._next:
+            return
+        self._next = now + PROGRESS_EVERY
+        size, total = self._transfer.size, self._transfer.total
+        rate = (size - self._start_size) / max(now - self._started, 1e-9)
+        line = f"downloaded {human_size(size)}"
+        if total:
+            left = (total - size) / rate if rate else float("inf")
+            line += f" of {human_size(total)} ({100 * size // total}%), about {left:.0f} s left"
+        self._log(f"{line}, {human_size(int(rate))}/s")
+
+
+def _checked(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
+        return url
+    raise DownloadFailed(
+        f"PlayCanvas gave a download link that is not https (host {host!r}); "
+        "refusing to fetch the archive over an insecure connection."
+    )
+
+
+def _content_range(value: str) -> tuple[int | None, int | None]:
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", value.strip())
+    if not match:
+        return None, None
+    total = match.group(2)
+    return int(match.group(1)), int(total) if total.isdigit() else None
+
+
+def _redact(exc: BaseException, url: str) -> str:
+    """An exception's text with the signed URL (and its path and query) cut out."""
+    parts = urlsplit(url)
+    text = str(exc)
+    for secret in (url, parts.path + ("?" + parts.query if parts.query else ""), parts.query):
+        if secret:
+            text = text.replace(secret, "<signed URL>")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,135 @@
+"""Fixtures: the PlayCanvas emulator, and the action run the way the runner runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "entrypoint.py"
+PROJECT = 111111
+OTHER_PROJECT = 222222
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """An emulator with two projects; rate-limit windows of one second keep tests fast."""
+    with Emulator(rate_window=1.0) as pc:
+        pc.add_project(PROJECT, branches=("main", "dev", "feature/physics"))
+        pc.add_project(OTHER_PROJECT)
+        yield pc
+
+
+@dataclass
+class Run:
+    """What one run of the action left behind."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+    summary: str
+    workspace: Path
+
+    @property
+    def log(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def archives(self) -> list[dict[str, object]]:
+        return list(json.loads(self.outputs["archives"]))
+
+    def files(self, directory: str = "playcanvas-backups") -> list[str]:
+        """Every file in the output directory, hidden ones included."""
+        folder = self.workspace / directory
+        return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def parse_output_file(text: str) -> dict[str, str]:
+    """Read a GITHUB_OUTPUT file the way the runner does (``name<<delimiter`` records)."""
+    values: dict[str, str] = {}
+    for match in re.finditer(r"^(.+?)<<(\S+)\n(.*?)\n\2$", text, re.S | re.M):
+        values[match.group(1)] = match.group(3)
+    return values
+
+
+class Action:
+    """Runs ``entrypoint.py`` in a subprocess as the runner runs a Docker action."""
+
+    def __init__(self, tmp_path: Path, emulator: Emulator) -> None:
+        self.tmp_path = tmp_path
+        self.emulator = emulator
+        self.workspace = tmp_path / "workspace"
+        self.workspace.mkdir()
+        self.file_commands = tmp_path / "file_commands"
+        self.file_commands.mkdir()
+
+    def env(self, inputs: dict[str, str], *, github: bool = True) -> dict[str, str]:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.tmp_path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if github:
+            env.update(
+                GITHUB_ACTIONS="true",
+                GITHUB_WORKSPACE=str(self.workspace),
+                GITHUB_OUTPUT=str(self.file_commands / "set_output"),
+                GITHUB_STEP_SUMMARY=str(self.file_commands / "step_summary"),
+                GITHUB_SERVER_URL="https://github.com",
+                GITHUB_REPOSITORY="octo/game",
+                GITHUB_RUN_ID="4242",
+                RUNNER_TEMP=str(self.tmp_path),
+            )
+        defaults = {
+            "access-token": self.emulator.token,
+            "project-id": str(PROJECT),
+            "api-url": self.emulator.api_url,
+            "poll-interval": "0.05",
+            "max-poll-interval": "0.2",
+            "upload-artifact": "false",
+        }
+        for name, value in {**defaults, **inputs}.items():
+            env[f"INPUT_{name.upper()}"] = value
+        return env
+
+    def __call__(
+        self, *args: str, github: bool = True, env: dict[str, str] | None = None, **inputs: str
+    ) -> Run:
+        full_env = self.env({k.replace("_", "-"): v for k, v in inputs.items()}, github=github)
+        full_env.update(env or {})
+        full_env = {k: v for k, v in full_env.items() if v is not None}
+        completed = subprocess.run(
+            [sys.executable, str(ENTRYPOINT), *args],
+            cwd=self.workspace,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output_file = self.file_commands / "set_output"
+        summary_file = self.file_commands / "step_summary"
+        return Run(
+            exit_code=completed.returncode,
+            stdout=completed.stdout,
+            stderr=completed.stderr,
+            outputs=parse_output_file(output_file.read_text()) if output_file.exists() else {},
+            summary=summary_file.read_text() if summary_file.exists() else "",
+            workspace=self.workspace,
+        )
+
+
+@pytest.fixture
+def action(tmp_path: Path, emulator: Emulator) -> Action:
+    return Action(tmp_path, emulator)

@@ -1,0 +1,489 @@
+"""An emulator of the PlayCanvas REST API on loopback, with named fault switches.
+
+The API is served on one loopback address (127.0.0.1) and the archives on another
+(127.0.0.2), as PlayCanvas serves its API and its storage from different hosts. Every
+request is recorded so tests can assert what was, and was not, sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .archives import corrupt_copy, make_archive
+
+STRICT_ROUTES = ("/export",)
+
+
+@dataclass
+class Faults:
+    """Switches a test flips to make the emulator misbehave. Counters count down."""
+
+    #: The next N API requests answer 429 (with reset headers).
+    rate_limited: int = 0
+    #: Send ``Retry-After`` with those 429s (else only ``X-RateLimit-Reset``).
+    retry_after: bool = True
+    #: The next N API requests answer 503.
+    server_errors: int = 0
+    #: The export route answers this status with ``export_message`` (e.g. 403).
+    export_status: int | None = None
+    export_message: str = "Invalid plan"
+    #: Every authenticated request answers 401 "Token does not have required scope".
+    missing_scope: bool = False
+    #: Polls a job stays ``running`` before it completes (0 = complete at once).
+    job_polls: int = 1
+    #: Seconds a job runs (measured from the export), on top of ``job_polls``.
+    job_seconds: float = 0.0
+    #: The job ends in ``error`` with this message.
+    job_error: str | None = None
+    #: The job never ends.
+    job_never_ends: bool = False
+    #: A complete job carries no ``data.url``.
+    job_without_url: bool = False
+    #: The next N downloads break off after ``drop_after`` bytes.
+    drops: int = 0
+    drop_after: int = 1 << 14
+    #: The next N downloads answer 503.
+    download_errors: int = 0
+    #: The download host ignores ``Range`` (always 200 with the whole archive).
+    no_range: bool = False
+    #: The archive served is a zip whose last member fails its CRC.
+    corrupt_zip: bool = False
+    #: A signed URL works this many times, then answers 403 (expired).
+    url_uses: int | None = None
+    #: Branches per page of the branches list.
+    branch_page_size: int = 50
+
+
+@dataclass
+class Recorded:
+    """One request the emulator received."""
+
+    host: str  # "api" or "download"
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class _Project:
+    id: int
+    branches: list[dict[str, Any]]
+    archive_size: int
+
+
+@dataclass
+class _Job:
+    id: int
+    project_id: int
+    branch_id: str
+    created: float
+    polls: int = 0
+
+
+@dataclass
+class _Limit:
+    limit: int
+    window_start: float = 0.0
+    used: int = 0
+
+
+class Emulator:
+    """Run with ``with Emulator() as pc:``; ``pc.api_url`` is the ``api-url`` input."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "pc-test-token-3f9a1c",
+        api_host: str = "127.0.0.1",
+        download_host: str = "127.0.0.2",
+        strict_limit: int = 10,
+        normal_limit: int = 240,
+        rate_window: float = 60.0,
+    ) -> None:
+        self.token = token
+        self.faults = Faults()
+        self.requests: list[Recorded] = []
+        #: How many requests were answered 429 because the rate limit was used up.
+        self.over_limit = 0
+        self._api_host, self._download_host = api_host, download_host
+        self._rate_window = rate_window
+        self._limits = {"strict": _Limit(strict_limit), "normal": _Limit(normal_limit)}
+        self._projects: dict[int, _Project] = {}
+        self._jobs: dict[int, _Job] = {}
+        self._signed: dict[str, tuple[int, int]] = {}  # signature -> (job id, uses)
+        self._archives: dict[tuple[int, str], Path] = {}
+        self._lock = threading.RLock()
+        self._next_job = 1000
+        self._dir = Path(tempfile.mkdtemp(prefix="pc-emulator-"))
+        self._servers: list[ThreadingHTTPServer] = []
+
+    # -- setting up -----------------------------------------------------------------------
+
+    def add_project(
+        self,
+        project_id: int,
+        *,
+        branches: tuple[str, ...] = ("main",),
+        archive_size: int = 64 << 10,
+    ) -> list[dict[str, Any]]:
+        """Add a project with open branches of these names (the first is the main branch)."""
+        listed = [
+            {
+                "id": f"{project_id:08d}-0000-4000-8000-{index:012d}",
+                "projectId": project_id,
+                "name": name,
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "closed": False,
+                "latestCheckpointId": None,
+                "user": {"id": 1, "fullName": "Emu Lator", "username": "emulator"},
+            }
+            for index, name in enumerate(branches)
+        ]
+        self._projects[project_id] = _Project(project_id, listed, archive_size)
+        return listed
+
+    def close_branch(self, project_id: int, name: str) -> None:
+        for branch in self._projects[project_id].branches:
+            if branch["name"] == name:
+                branch["closed"] = True
+
+    def archive_path(self, project_id: int, branch_id: str) -> Path:
+        """The archive the emulator serves for a project's branch (made on first use)."""
+        key = (project_id, branch_id)
+        with self._lock:
+            if key not in self._archives:
+                size = self._projects[project_id].archive_size
+                path = self._dir / f"{project_id}-{branch_id}.zip"
+                self._archives[key] = make_archive(path, size=size, label=f"{project_id}")
+            return self._archives[key]
+
+    # -- running ----------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"{self._origin(0)}/api"
+
+    @property
+    def download_origin(self) -> str:
+        return self._origin(1)
+
+    def _origin(self, index: int) -> str:
+        host, port = self._servers[index].server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> Emulator:
+        for host, handler in (
+            (self._api_host, _ApiHandler),
+            (self._download_host, _DownloadHandler),
+        ):
+            server = ThreadingHTTPServer((host, 0), handler)
+            server.daemon_threads = True
+            server.emulator = self  # type: ignore[attr-defined]
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+            self._servers.append(server)
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def api_requests(self, method: str | None = None, path_part: str = "") -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if r.host == "api" and (method is None or r.method == method) and path_part in r.path
+        ]
+
+    def downloads(self) -> list[Recorded]:
+        return [r for r in self.requests if r.host == "download"]
+
+    # -- behaviour (called by the handlers) ------------------------------------------------------
+
+    def _rate_headers(self, kind: str) -> tuple[bool, dict[str, str]]:
+        """Count one request of this kind; return (allowed, X-RateLimit-* headers)."""
+        with self._lock:
+            limit, now = self._limits[kind], time.time()
+            if now >= limit.window_start + self._rate_window:
+                limit.window_start = math.floor(now / self._rate_window) * self._rate_window
+                limit.used = 0
+            reset = math.ceil(limit.window_start + self._rate_window)
+            forced = self.faults.rate_limited > 0
+            if forced:
+                self.faults.rate_limited -= 1
+            allowed = not forced and limit.used < limit.limit
+            if allowed:
+                limit.used += 1
+            elif not forced:
+                self.over_limit += 1
+            headers = {
+                "X-RateLimit-Limit": str(limit.limit),
+                "X-RateLimit-Remaining": str(max(0, limit.limit - limit.used) if allowed else 0),
+                "X-RateLimit-Reset": str(reset),
+            }
+            if not allowed and self.faults.retry_after:
+                headers["Retry-After"] = str(max(1, math.ceil(reset - now)))
+            return allowed, headers
+
+    def _export(self, project_id: int, body: dict[str, Any]) -> tuple[int, Any]:
+        project = self._projects.get(project_id)
+        if project is None:
+            return 404, {"error": "Project not found"}
+        if self.faults.export_status:
+            return self.faults.export_status, {"error": self.faults.export_message}
+        branch_id = body.get("branch_id") or project.branches[0]["id"]
+        if not any(b["id"] == branch_id for b in project.branches):
+            return 404, {"error": "Branch not found"}
+        with self._lock:
+            self._next_job += 1
+            job = _Job(self._next_job, project_id, branch_id, time.time())
+            self._jobs[job.id] = job
+        return 201, self._job_json(job)
+
+    def _get_job(self, job_id: int) -> tuple[int, Any]:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return 404, {"error": "Job not found"}
+        job.polls += 1
+        return 200, self._job_json(job)
+
+    def _job_json(self, job: _Job) -> dict[str, Any]:
+        f = self.faults
+        done = (
+            not f.job_never_ends
+            and job.polls >= f.job_polls
+            and time.time() - job.created >= f.job_seconds
+        )
+        status = ("error" if f.job_error else "complete") if done else "running"
+        data: dict[str, Any] = {"project": {"id": job.project_id}}
+        if status == "complete" and not f.job_without_url:
+            signature = secrets.token_hex(16)
+            with self._lock:
+                self._signed[signature] = (job.id, 0)
+            data["url"] = (
+                f"{self.download_origin}/archives/{job.project_id}/{job.id}.zip"
+                f"?X-Amz-Signature={signature}&X-Amz-Expires=600"
+            )
+        return {
+            "id": job.id,
+            "created_at": "2026-11-29T00:00:00.000Z",
+            "modified_at": "2026-11-29T00:00:00.000Z",
+            "status": status,
+            "messages": [f.job_error] if status == "error" else [],
+            "data": data,
+        }
+
+    def _branches(self, project_id: int, skip: str | None) -> tuple[int, Any]:
+        project = self._projects.get(project_id)
+        if project is None:
+            return 404, {"error": "Project not found"}
+        listed = project.branches
+        start = 0
+        if skip:
+            ids = [b["id"] for b in listed]
+            start = ids.index(skip) + 1 if skip in ids else len(listed)
+        page = listed[start : start + self.faults.branch_page_size]
+        has_more = start + len(page) < len(listed)
+        return 200, {"result": page, "pagination": {"hasMore": has_more}}
+
+    def _archive_for(self, signature: str) -> tuple[int, Path | None]:
+        """(status, archive) for a signed URL's signature."""
+        with self._lock:
+            if signature not in self._signed:
+                return 403, None
+            job_id, uses = self._signed[signature]
+            if self.faults.url_uses is not None and uses >= self.faults.url_uses:
+                return 403, None
+            self._signed[signature] = (job_id, uses + 1)
+            if self.faults.download_errors > 0:
+                self.faults.download_errors -= 1
+                return 503, None
+        job = self._jobs[job_id]
+        path = self.archive_path(job.project_id, job.branch_id)
+        if self.faults.corrupt_zip:
+            bad = path.with_suffix(".corrupt.zip")
+            if not bad.exists():
+                corrupt_copy(path, bad)
+            path = bad
+        return 200, path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    host_name = "?"
+
+    @property
+    def emulator(self) -> Emulator:
+        return self.server.emulator  # type: ignore[attr-defined,no-any-return]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read ``emulator.requests`` instead."""
+
+    def _record(self) -> Recorded:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        recorded = Recorded(
+            self.host_name,
+            self.command,
+            parts.path,
+            parse_qs(parts.query),
+            dict(self.headers.items()),
+            body,
+            time.time(),
+        )
+        self.emulator.requests.append(recorded)
+        return recorded
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _ApiHandler(_Handler):
+    host_name = "api"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        request = self._record()
+        emulator, faults = self.emulator, self.emulator.faults
+        kind = "strict" if request.path.endswith(STRICT_ROUTES) else "normal"
+        if request.headers.get("Authorization") != f"Bearer {emulator.token}":
+            self._json(401, {"error": "Unauthorized"})
+            return
+        if faults.missing_scope:
+            self._json(401, {"error": "Token does not have required scope"})
+            return
+        allowed, rate_headers = emulator._rate_headers(kind)
+        if not allowed:
+            self._json(429, {"error": "Too many requests"}, rate_headers)
+            return
+        if faults.server_errors > 0:
+            faults.server_errors -= 1
+            self._send(503, b"<html>Service Unavailable</html>", rate_headers, "text/html")
+            return
+        status, body = self._route(request)
+        self._json(status, body, rate_headers)
+
+    def _route(self, request: Recorded) -> tuple[int, Any]:
+        parts = request.path.strip("/").split("/")
+        emulator = self.emulator
+        try:
+            if (
+                request.method == "POST"
+                and parts[:2] == ["api", "projects"]
+                and parts[3:] == ["export"]
+            ):
+                body = json.loads(request.body) if request.body else {}
+                return emulator._export(int(parts[2]), body)
+            if request.method == "GET" and parts[:2] == ["api", "jobs"] and len(parts) == 3:
+                return emulator._get_job(int(parts[2]))
+            if (
+                request.method == "GET"
+                and parts[:2] == ["api", "projects"]
+                and parts[3:] == ["branches"]
+            ):
+                skip = request.query.get("skip")
+                return emulator._branches(int(parts[2]), skip[0] if skip else None)
+        except (ValueError, json.JSONDecodeError):
+            return 400, {"error": "Bad request"}
+        return 404, {"error": "Not found"}
+
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(body).encode(), headers)
+
+
+class _DownloadHandler(_Handler):
+    host_name = "download"
+
+    def do_GET(self) -> None:
+        request = self._record()
+        emulator, faults = self.emulator, self.emulator.faults
+        signature = (request.query.get("X-Amz-Signature") or [""])[0]
+        status, path = emulator._archive_for(signature)
+        if path is None:
+            message = (
+                b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+            )
+            self._send(status, message, content_type="application/xml")
+            return
+        size = path.stat().st_size
+        start = 0
+        wanted = request.headers.get("Range", "")
+        if wanted.startswith("bytes=") and wanted.endswith("-") and not faults.no_range:
+            start = int(wanted[6:-1])
+        if start >= size and start:
+            self._send(416, b"", {"Content-Range": f"bytes */{size}"})
+            return
+        self.send_response(206 if start else 200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(size - start))
+        self.send_header("Accept-Ranges", "none" if faults.no_range else "bytes")
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.end_headers()
+        count = size - start
+        with self.emulator._lock:
+            dropping = faults.drops > 0
+            if dropping:
+                faults.drops -= 1
+        if dropping:
+            count = min(count, faults.drop_after)
+        with path.open("rb") as file, contextlib.suppress(OSError):
+            self.connection.sendfile(file, start, count)
+        if dropping:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+
+
+@contextlib.contextmanager
+def running(**options: Any) -> Iterator[Emulator]:
+    """``with running() as pc:`` starts an emulator and stops it afterwards."""
+    emulator = Emulator(**options)
+    with emulator:
+        yield emulator
+
+
+__all__ = ["Emulator", "Faults", "Recorded", "running"]

@@ -1,0 +1,523 @@
+"""The action end to end: entrypoint.py in a subprocess, the runner's environment,
+the PlayCanvas emulator on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from tests.conftest import OTHER_PROJECT, PROJECT, Action
+from tests.emulator import Emulator
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def served_archive(emulator: Emulator, project_id: int = PROJECT, branch: int = 0) -> bytes:
+    branch_id = emulator._projects[project_id].branches[branch]["id"]
+    return emulator.archive_path(project_id, branch_id).read_bytes()
+
+
+def signed_urls(emulator: Emulator) -> list[str]:
+    return [
+        f"{r.path}?X-Amz-Signature={r.query['X-Amz-Signature'][0]}" for r in emulator.downloads()
+    ]
+
+
+# -- the main path ---------------------------------------------------------------------------
+
+
+def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator: Emulator) -> None:
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    path = run.outputs["path"]
+    assert path.startswith("playcanvas-backups/111111-main-") and path.endswith("Z.zip")
+    saved = (run.workspace / path).read_bytes()
+    assert saved == served_archive(emulator)
+    assert run.outputs["sha256"] == sha256(saved)
+    assert run.outputs["size"] == str(len(saved))
+    job_id = int(run.outputs["job-id"])
+    assert run.archives == [
+        {
+            "project_id": PROJECT,
+            "branch": "main",
+            "branch_id": None,
+            "job_id": job_id,
+            "path": path,
+            "sha256": sha256(saved),
+            "size": len(saved),
+            "artifact_id": None,
+            "artifact_url": None,
+            "error": None,
+        }
+    ]
+    assert "artifact-id" not in run.outputs
+
+
+def test_masks_the_token_on_the_first_line_and_never_prints_it(action: Action) -> None:
+    run = action()
+
+    assert run.stdout.splitlines()[0] == f"::add-mask::{action.emulator.token}"
+    rest = run.log.replace(f"::add-mask::{action.emulator.token}", "")
+    assert action.emulator.token not in rest
+    assert action.emulator.token not in run.summary
+    assert all(action.emulator.token not in v for v in run.outputs.values())
+
+
+def test_masks_the_signed_download_url_and_never_prints_it(action: Action) -> None:
+    action.emulator.faults.drops = 1  # a retry message must not leak it either
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    signatures = {r.query["X-Amz-Signature"][0] for r in action.emulator.downloads()}
+    assert signatures
+    masked = [line for line in run.stdout.splitlines() if line.startswith("::add-mask::")]
+    for signature in signatures:
+        assert any(signature in line for line in masked)
+        unmasked = "\n".join(line for line in run.log.splitlines() if line not in masked)
+        assert signature not in unmasked
+        assert signature not in run.summary + json.dumps(run.outputs)
+
+
+def test_sends_the_token_to_the_api_only(action: Action, emulator: Emulator) -> None:
+    action()
+
+    assert emulator.api_requests()
+    assert all(
+        r.headers["Authorization"] == f"Bearer {emulator.token}" for r in emulator.api_requests()
+    )
+    assert emulator.downloads()
+    for download in emulator.downloads():
+        assert "Authorization" not in download.headers
+        assert emulator.token not in json.dumps(download.headers)
+
+
+def test_exports_the_main_branch_without_a_body(action: Action, emulator: Emulator) -> None:
+    action()
+
+    (export,) = emulator.api_requests("POST", "/export")
+    assert export.path == f"/api/projects/{PROJECT}/export"
+    assert export.body in (b"", b"{}")
+
+
+def test_writes_a_step_summary_row_per_archive(action: Action) -> None:
+    run = action()
+
+    assert "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |" in run.summary
+    (row,) = [line for line in run.summary.splitlines() if line.startswith(f"| {PROJECT} ")]
+    assert run.outputs["path"] in row and run.outputs["sha256"] in row and "KiB" in row
+
+
+def test_groups_the_log_per_archive(action: Action) -> None:
+    run = action()
+
+    assert f"::group::project {PROJECT} (main): download and verify" in run.stdout
+    assert "::endgroup::" in run.stdout
+
+
+def test_leaves_no_temporary_files_beside_the_archive(action: Action) -> None:
+    run = action()
+
+    assert run.files() == [run.outputs["path"].split("/")[-1]]
+
+
+def test_fills_the_filename_template(action: Action) -> None:
+    run = action(filename="backup_{project_id}_{branch}_{job_id}_{date}.zip", path="out/dir")
+
+    assert run.exit_code == 0, run.log
+    job = run.outputs["job-id"]
+    name = run.outputs["path"]
+    assert name.startswith(f"out/dir/backup_{PROJECT}_main_{job}_20")
+    assert (run.workspace / name).is_file()
+
+
+def test_writes_to_an_absolute_path_and_reports_it_absolute(action: Action) -> None:
+    target = action.tmp_path / "elsewhere"
+    run = action(path=str(target))
+
+    assert run.exit_code == 0, run.log
+    assert run.outputs["path"].startswith(str(target))
+    assert "outside the workspace" in run.stdout
+
+
+def test_runs_locally_and_prints_the_outputs(action: Action) -> None:
+    run = action(github=False)
+
+    assert run.exit_code == 0, run.log
+    assert "::add-mask::" not in run.log
+    assert action.emulator.token not in run.log
+    lines = dict(
+        line.split("=", 1)
+        for line in run.stdout.splitlines()
+        if "=" in line and line.split("=", 1)[0] in {"path", "sha256", "size", "job-id", "archives"}
+    )
+    assert set(lines) == {"path", "sha256", "size", "job-id", "archives"}
+    assert (run.workspace / lines["path"]).is_file()
+
+
+def test_flags_win_over_the_environment(action: Action, emulator: Emulator) -> None:
+    run = action("--project-id", str(OTHER_PROJECT), "--verify", "false")
+
+    assert run.exit_code == 0, run.log
+    assert run.archives[0]["project_id"] == OTHER_PROJECT
+
+
+def test_takes_the_token_from_playcanvas_access_token(action: Action) -> None:
+    run = action(
+        github=False, access_token="", env={"PLAYCANVAS_ACCESS_TOKEN": action.emulator.token}
+    )
+
+    assert run.exit_code == 0, run.log
+
+
+def test_accepts_underscore_input_names(action: Action, emulator: Emulator) -> None:
+    env = action.env({})
+    env["INPUT_PROJECT_ID"] = env.pop("INPUT_PROJECT-ID")
+    run = action(env=env)
+
+    assert run.exit_code == 0, run.log
+
+
+def test_help_documents_every_input(action: Action) -> None:
+    run = action("--help", github=False)
+
+    assert run.exit_code == 0
+    for flag in (
+        "--access-token",
+        "--project-id",
+        "--branch",
+        "--all-branches",
+        "--path",
+        "--filename",
+        "--timeout",
+        "--poll-interval",
+        "--max-poll-interval",
+        "--verify",
+        "--upload-artifact",
+        "--artifact-name",
+        "--retention-days",
+        "--overwrite",
+        "--allow-public-repository",
+        "--api-url",
+    ):
+        assert flag in run.stdout
+    assert "PLAYCANVAS_ACCESS_TOKEN" in run.stdout
+    assert not action.emulator.requests
+
+
+def test_prints_debug_detail_with_runner_debug(action: Action) -> None:
+    run = action(env={"RUNNER_DEBUG": "1"})
+
+    assert "::debug::" in run.stdout
+    assert "PlayCanvas API requests" in run.stdout
+
+
+# -- several archives ----------------------------------------------------------------------
+
+
+def test_backs_up_several_projects(action: Action, emulator: Emulator) -> None:
+    run = action(project_id=f"{PROJECT}, {OTHER_PROJECT}")
+
+    assert run.exit_code == 0, run.log
+    assert [a["project_id"] for a in run.archives] == [PROJECT, OTHER_PROJECT]
+    assert len(run.files()) == 2
+
+
+def test_one_failure_does_not_stop_the_others(action: Action, emulator: Emulator) -> None:
+    run = action(project_id=f"999 {PROJECT}")
+
+    assert run.exit_code == 1
+    failed, saved = run.archives
+    assert failed["project_id"] == 999 and failed["path"] is None
+    assert "Project not found" in str(failed["error"])
+    assert saved["error"] is None and saved["path"] == run.outputs["path"]
+    assert "::error title=Backup of project 999 (main) failed::" in run.stdout
+    assert "❌" in run.summary and "Project not found" in run.summary
+
+
+def test_exports_a_branch_by_name(action: Action, emulator: Emulator) -> None:
+    run = action(branch="feature/physics")
+
+    assert run.exit_code == 0, run.log
+    branch = emulator._projects[PROJECT].branches[2]
+    (export,) = emulator.api_requests("POST", "/export")
+    assert json.loads(export.body) == {"branch_id": branch["id"]}
+    assert run.archives[0]["branch"] == "feature/physics"
+    assert run.archives[0]["branch_id"] == branch["id"]
+    assert "111111-feature-physics-" in run.outputs["path"]
+    assert (run.workspace / run.outputs["path"]).read_bytes() == served_archive(emulator, branch=2)
+
+
+def test_exports_a_branch_by_id(action: Action, emulator: Emulator) -> None:
+    branch = emulator._projects[PROJECT].branches[1]
+    run = action(branch=branch["id"])
+
+    assert run.exit_code == 0, run.log
+    assert run.archives[0]["branch"] == "dev"
+
+
+def test_an_unknown_branch_fails_and_lists_the_names(action: Action, emulator: Emulator) -> None:
+    run = action(branch="nope")
+
+    assert run.exit_code == 1
+    assert "no open branch named or with the id 'nope'" in run.log
+    assert "dev, feature/physics, main" in run.log
+    assert not emulator.api_requests("POST")
+
+
+def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulator) -> None:
+    emulator.add_project(333, branches=tuple(f"b{i}" for i in range(7)))
+    emulator.close_branch(333, "b3")
+    emulator.faults.branch_page_size = 2
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    assert [a["branch"] for a in run.archives] == ["b0", "b1", "b2", "b4", "b5", "b6"]
+    pages = emulator.api_requests("GET", "/branches")
+    assert len(pages) == 4
+    assert "skip" not in pages[0].query and pages[1].query["skip"] == [
+        emulator._projects[333].branches[1]["id"]
+    ]
+    assert len(run.files()) == 6
+
+
+def test_paces_exports_within_the_strict_limit(tmp_path: Path) -> None:
+    with Emulator(rate_window=1.0, strict_limit=5) as pc:
+        pc.add_project(444, branches=tuple(f"branch-{i}" for i in range(12)), archive_size=4096)
+        action = Action(tmp_path, pc)
+        run = action(project_id="444", all_branches="true", timeout="60")
+
+        assert run.exit_code == 0, run.log
+        assert len(run.archives) == 12
+        assert len(pc.api_requests("POST", "/export")) == 12
+        assert pc.over_limit == 0
+        assert "more exports to start: waiting" in run.stdout
+        exports = [r.at for r in pc.api_requests("POST", "/export")]
+        assert exports[-1] - exports[0] >= 1.0  # spread over at least three windows
+
+
+# -- API errors and faults -----------------------------------------------------------------
+
+
+def test_an_unauthorized_token_fails_once_with_advice(action: Action, emulator: Emulator) -> None:
+    run = action(access_token="wrong-token")
+
+    assert run.exit_code == 1
+    assert "401" in run.log and "Unauthorized" in run.log and "access-token" in run.log
+    assert len(emulator.api_requests()) == 1
+    assert "wrong-token" not in run.log.replace("::add-mask::wrong-token", "")
+
+
+def test_a_token_without_scope_quotes_playcanvas(action: Action, emulator: Emulator) -> None:
+    emulator.faults.missing_scope = True
+    run = action()
+
+    assert run.exit_code == 1
+    assert '"Token does not have required scope"' in run.log
+
+
+def test_an_invalid_plan_is_final_and_explained(action: Action, emulator: Emulator) -> None:
+    emulator.faults.export_status = 403
+    run = action()
+
+    assert run.exit_code == 1
+    assert '403 "Invalid plan"' in run.log and "plan allows project exports" in run.log
+    assert len(emulator.api_requests("POST")) == 1
+
+
+def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emulator) -> None:
+    run = action(project_id="999")
+
+    assert run.exit_code == 1
+    assert '404 "Project not found"' in run.log and "project-id 999" in run.log
+    assert len(emulator.api_requests("POST")) == 1
+
+
+def test_waits_out_a_429_with_retry_after(action: Action, emulator: Emulator) -> None:
+    emulator.faults.rate_limited = 2
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    assert "429" in run.stdout and "trying again" in run.stdout
+
+
+def test_waits_out_a_429_with_only_the_reset_header(action: Action, emulator: Emulator) -> None:
+    emulator.faults.rate_limited = 1
+    emulator.faults.retry_after = False
+    run = action()
+
+    assert run.exit_code == 0, run.log
+
+
+def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
+    emulator.faults.server_errors = 2
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    assert "503" in run.stdout
+
+
+def test_a_job_in_error_fails_with_its_messages(action: Action, emulator: Emulator) -> None:
+    emulator.faults.job_error = "Archive too large"
+    run = action()
+
+    assert run.exit_code == 1
+    assert "ended in error: Archive too large" in run.log
+    assert run.archives[0]["error"] and run.archives[0]["path"] is None
+    assert "path" not in run.outputs
+
+
+def test_a_job_that_never_ends_times_out(action: Action, emulator: Emulator) -> None:
+    emulator.faults.job_never_ends = True
+    run = action(timeout="1")
+
+    assert run.exit_code == 1
+    assert "still 'running' after 1 s" in run.log and "Raise 'timeout'" in run.log
+    polls = emulator.api_requests("GET", "/jobs/")
+    assert 3 <= len(polls) <= 30
+
+
+def test_polls_with_growing_waits(action: Action, emulator: Emulator) -> None:
+    emulator.faults.job_never_ends = True
+    action(timeout="3", poll_interval="0.1", max_poll_interval="1")
+
+    polls = emulator.api_requests("GET", "/jobs/")
+    # 3 s at a steady 0.1 s would be ~30 polls; growing waits (capped at 1 s) need far fewer.
+    assert 6 <= len(polls) <= 20
+
+
+def test_a_complete_job_without_a_link_fails_clearly(action: Action, emulator: Emulator) -> None:
+    emulator.faults.job_without_url = True
+    run = action()
+
+    assert run.exit_code == 1
+    assert "gave no download link" in run.log
+
+
+# -- download faults -----------------------------------------------------------------------
+
+
+def test_resumes_a_dropped_download_with_range(action: Action, emulator: Emulator) -> None:
+    emulator.faults.drops = 2
+    emulator.faults.drop_after = 10_000
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    first, second, third = emulator.downloads()
+    assert "Range" not in first.headers
+    assert second.headers["Range"] == "bytes=10000-"
+    assert third.headers["Range"] == "bytes=20000-"
+    assert (run.workspace / run.outputs["path"]).read_bytes() == served_archive(emulator)
+
+
+def test_starts_over_where_the_host_ignores_range(action: Action, emulator: Emulator) -> None:
+    emulator.faults.drops = 1
+    emulator.faults.no_range = True
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    assert "does not resume" in run.stdout
+    saved = (run.workspace / run.outputs["path"]).read_bytes()
+    assert saved == served_archive(emulator)
+    assert run.outputs["sha256"] == sha256(saved)
+
+
+def test_fetches_a_fresh_link_when_the_signed_url_expires(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.faults.url_uses = 1
+    emulator.faults.drops = 1
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    assert len({r.query["X-Amz-Signature"][0] for r in emulator.downloads()}) == 2
+    assert "fresh one" in run.stdout
+    assert (run.workspace / run.outputs["path"]).read_bytes() == served_archive(emulator)
+
+
+def test_retries_a_download_host_error(action: Action, emulator: Emulator) -> None:
+    emulator.faults.download_errors = 1
+    run = action()
+
+    assert run.exit_code == 0, run.log
+    assert len(emulator.downloads()) == 2
+
+
+def test_gives_up_on_a_download_that_keeps_breaking(action: Action, emulator: Emulator) -> None:
+    emulator.faults.drops = 100
+    emulator.faults.drop_after = 100
+    emulator.faults.no_range = True
+    run = action(env={"PLAYCANVAS_BACKUP_FAST_RETRY": "1"})
+
+    assert run.exit_code == 1
+    assert "could not be downloaded after 8 attempts" in run.log
+    assert run.files() == []
+
+
+def test_rejects_a_corrupt_archive_and_keeps_nothing(action: Action, emulator: Emulator) -> None:
+    emulator.faults.corrupt_zip = True
+    run = action()
+
+    assert run.exit_code == 1
+    assert "fails its CRC check" in run.log
+    assert run.files() == []
+    assert "path" not in run.outputs
+
+
+def test_keeps_an_unverified_archive_when_verify_is_off(action: Action, emulator: Emulator) -> None:
+    emulator.faults.corrupt_zip = True
+    run = action(verify="false")
+
+    assert run.exit_code == 0, run.log
+    assert len(run.files()) == 1
+
+
+# -- inputs: rejected before any request ---------------------------------------------------
+
+
+def test_an_invalid_input_exits_2_before_any_request(action: Action, emulator: Emulator) -> None:
+    run = action(timeout="soon")
+
+    assert run.exit_code == 2
+    assert "::error title=Invalid input::Input 'timeout'" in run.stdout
+    assert emulator.requests == []
+
+
+def test_a_missing_token_exits_2(action: Action, emulator: Emulator) -> None:
+    run = action(access_token="")
+
+    assert run.exit_code == 2
+    assert "Input 'access-token': is required" in run.stdout
+    assert emulator.requests == []
+
+
+def test_a_missing_project_id_exits_2(action: Action, emulator: Emulator) -> None:
+    run = action(project_id="")
+
+    assert run.exit_code == 2
+    assert "Input 'project-id'" in run.stdout
+    assert emulator.requests == []
+
+
+def test_a_plain_http_api_url_elsewhere_exits_2(action: Action, emulator: Emulator) -> None:
+    run = action(api_url="http://playcanvas.example/api")
+
+    assert run.exit_code == 2
+    assert "must use https" in run.stdout
+
+
+def test_an_artifact_upload_outside_actions_exits_2(action: Action, emulator: Emulator) -> None:
+    run = action(upload_artifact="true")
+
+    assert run.exit_code == 2
+    assert "ACTIONS_RUNTIME_TOKEN" in run.stdout
+    assert emulator.requests == []
+
+
+def test_the_token_is_masked_even_when_inputs_are_invalid(action: Action) -> None:
+    run = action(timeout="-1")
+
+    assert run.stdout.splitlines()[0] == f"::add-mask::{action.emulator.token}"

@@ -1,0 +1,206 @@
+"""Inputs: read from flags and the runner's variables, validated before any request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from playcanvas_backup.config import Settings, load, raw_inputs
+from playcanvas_backup.errors import InputError
+
+TOKEN = "tok"
+
+
+def settings(env: dict[str, str] | None = None, /, **inputs: str) -> Settings:
+    given = {
+        "access-token": TOKEN,
+        "project-id": "1",
+        **{k.replace("_", "-"): v for k, v in inputs.items()},
+    }
+    return load({k: v for k, v in given.items() if v}, env or {}, cwd=Path("/work"))
+
+
+def rejected(env: dict[str, str] | None = None, /, **inputs: str) -> InputError:
+    with pytest.raises(InputError) as failure:
+        settings(env, **inputs)
+    return failure.value
+
+
+def test_reads_hyphenated_runner_variables_first() -> None:
+    env = {"INPUT_PROJECT-ID": "5", "INPUT_PROJECT_ID": "6", "INPUT_ACCESS-TOKEN": "t"}
+    assert raw_inputs(env, {})["project-id"] == "5"
+
+
+def test_accepts_the_underscore_spelling() -> None:
+    assert raw_inputs({"INPUT_PROJECT_ID": "6"}, {})["project-id"] == "6"
+
+
+def test_a_flag_wins_over_the_environment() -> None:
+    assert raw_inputs({"INPUT_PROJECT-ID": "5"}, {"project-id": "7"})["project-id"] == "7"
+
+
+def test_empty_counts_as_not_given() -> None:
+    given = raw_inputs({"INPUT_TIMEOUT": "", "INPUT_ACCESS-TOKEN": " "}, {})
+    assert "timeout" not in given and "access-token" not in given
+
+
+def test_the_token_may_come_from_playcanvas_access_token() -> None:
+    assert raw_inputs({"PLAYCANVAS_ACCESS_TOKEN": "pat"}, {})["access-token"] == "pat"
+
+
+def test_defaults() -> None:
+    s = settings()
+    assert s.project_ids == (1,)
+    assert s.branch is None and not s.all_branches
+    assert s.output_dir == Path("/work/playcanvas-backups")
+    assert (s.timeout, s.poll_interval, s.max_poll_interval) == (3600, 2, 30)
+    assert s.verify and not s.upload_artifact and not s.overwrite
+    assert s.retention_days is None
+    assert s.api_url == "https://playcanvas.com/api"
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "1 2 3", "1\n2\n3", " 1, 2\n3 ", "1,2,2,3"])
+def test_project_ids_split_on_commas_spaces_and_newlines(text: str) -> None:
+    assert settings(
+        project_id=text, filename="{project_id}.zip", artifact_name="a-{project_id}"
+    ).project_ids == (1, 2, 3)
+
+
+@pytest.mark.parametrize("text", ["abc", "12a", "-3", "0", "1;2"])
+def test_rejects_a_project_id_that_is_not_a_number(text: str) -> None:
+    assert rejected(project_id=text).input_name == "project-id"
+
+
+def test_requires_a_token_and_says_where_to_get_one() -> None:
+    error = rejected(access_token="")
+    assert error.input_name == "access-token" and "PLAYCANVAS_ACCESS_TOKEN" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("true", True), ("True", True), ("TRUE", True), ("false", False), ("FaLsE", False)],
+)
+def test_booleans_in_any_case(text: str, value: bool) -> None:
+    assert settings(verify=text).verify is value
+
+
+@pytest.mark.parametrize("text", ["yes", "1", "on", "tru"])
+def test_rejects_other_booleans(text: str) -> None:
+    error = rejected(overwrite=text)
+    assert error.input_name == "overwrite" and "true or false" in str(error)
+
+
+@pytest.mark.parametrize("name", ["timeout", "poll-interval", "max-poll-interval"])
+@pytest.mark.parametrize("text", ["0", "-1", "soon", "nan", "inf"])
+def test_rejects_seconds_that_are_not_positive_numbers(name: str, text: str) -> None:
+    assert rejected(**{name.replace("-", "_"): text}).input_name == name
+
+
+def test_accepts_fractions_of_seconds() -> None:
+    assert settings(poll_interval="0.5").poll_interval == 0.5
+
+
+def test_rejects_a_first_poll_longer_than_the_longest() -> None:
+    assert rejected(poll_interval="40").input_name == "poll-interval"
+
+
+@pytest.mark.parametrize("text", ["0", "91", "7.5", "week"])
+def test_rejects_retention_outside_1_to_90(text: str) -> None:
+    assert rejected(retention_days=text).input_name == "retention-days"
+
+
+def test_rejects_branch_together_with_all_branches() -> None:
+    assert rejected(branch="dev", all_branches="true").input_name == "branch"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://playcanvas.com/api/",
+        "http://localhost:8080/api",
+        "http://127.0.0.7:1/api",
+        "http://[::1]:9/api",
+    ],
+)
+def test_accepts_https_and_loopback_http(url: str) -> None:
+    assert settings(api_url=url).api_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://playcanvas.com/api",
+        "ftp://x/api",
+        "playcanvas.com",
+        "https://user:pw@playcanvas.com/api",
+        "http://10.0.0.1/api",
+    ],
+)
+def test_rejects_other_api_urls(url: str) -> None:
+    assert rejected(api_url=url).input_name == "api-url"
+
+
+def test_a_relative_path_is_under_the_workspace() -> None:
+    s = settings({"GITHUB_WORKSPACE": "/github/workspace"}, path="backups/pc")
+    assert s.output_dir == Path("/github/workspace/backups/pc")
+
+
+def test_several_projects_need_project_id_in_the_names() -> None:
+    error = rejected(project_id="1 2", filename="backup.zip")
+    assert error.input_name == "filename" and "{project_id}" in str(error)
+
+
+def test_all_branches_needs_the_branch_in_the_names() -> None:
+    error = rejected(all_branches="true", artifact_name="backup-{project_id}")
+    assert error.input_name == "artifact-name" and "{branch}" in str(error)
+
+
+RUNTIME = {
+    "GITHUB_ACTIONS": "true",
+    "ACTIONS_RUNTIME_TOKEN": "x.y.z",
+    "ACTIONS_RESULTS_URL": "https://results.example/",
+}
+
+
+def test_uploads_by_default_in_github_actions() -> None:
+    s = settings(RUNTIME)
+    assert s.upload_artifact and s.artifact_runtime is not None
+
+
+def test_asking_for_an_upload_without_the_runner_is_an_input_error() -> None:
+    error = rejected({"GITHUB_ACTIONS": "true"}, upload_artifact="true")
+    assert error.input_name == "upload-artifact" and "ACTIONS_RESULTS_URL" in str(error)
+
+
+def test_the_default_upload_without_the_runner_warns_and_skips() -> None:
+    s = settings({"GITHUB_ACTIONS": "true"})
+    assert not s.upload_artifact and "ACTIONS_RUNTIME_TOKEN" in s.warnings[0]
+
+
+@pytest.mark.parametrize("repository", [{"private": False}, {"visibility": "public"}])
+def test_refuses_to_upload_from_a_public_repository(
+    tmp_path: Path, repository: dict[str, object]
+) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": repository}))
+    error = rejected({**RUNTIME, "GITHUB_EVENT_PATH": str(event)})
+    assert error.input_name == "upload-artifact" and "public" in str(error)
+    assert settings(
+        {**RUNTIME, "GITHUB_EVENT_PATH": str(event)}, allow_public_repository="true"
+    ).upload_artifact
+
+
+def test_an_internal_repository_is_not_public(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"private": True, "visibility": "internal"}}))
+    assert settings({**RUNTIME, "GITHUB_EVENT_PATH": str(event)}).upload_artifact
+
+
+def test_a_public_repository_without_upload_is_fine(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"private": False}}))
+    assert not settings(
+        {**RUNTIME, "GITHUB_EVENT_PATH": str(event)}, upload_artifact="false"
+    ).upload_artifact
