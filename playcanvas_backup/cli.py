@@ -68,8 +68,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except InputError as exc:
         workflow.error(str(exc), title=exc.title)
         return EXIT_INPUT
-    for warning in settings.warnings:
-        workflow.warning(warning)
     if settings.in_github_actions and not _inside(settings.output_dir, settings.workspace):
         workflow.warning(
             f"path {settings.output_dir} is outside the workspace; later steps of "

@@ -128,7 +128,6 @@ class Settings:
     in_github_actions: bool
     artifact_runtime: ArtifactRuntime | None
     debug: bool
-    warnings: tuple[str, ...] = ()
 
 
 def raw_inputs(env: Mapping[str, str], flags: Mapping[str, str | None]) -> dict[str, str]:
@@ -193,21 +192,14 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
     runtime = _artifact_runtime(env)
     upload_given = given.get("upload-artifact")
     upload = _boolean("upload-artifact", upload_given) if upload_given else in_actions
-    if upload and runtime is None and upload_given:
+    if upload and runtime is None:
         raise InputError(
             "upload-artifact",
             "an artifact upload needs the runner's ACTIONS_RUNTIME_TOKEN and "
-            "ACTIONS_RESULTS_URL, which are only set inside a GitHub Actions job; "
-            "set upload-artifact: false here.",
+            "ACTIONS_RESULTS_URL, which GitHub sets only inside an Actions job (and only "
+            "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
+            "archive another way.",
         )
-    warnings = []
-    if upload and runtime is None:
-        warnings.append(
-            "upload-artifact: the runner gave this step no ACTIONS_RUNTIME_TOKEN and "
-            "ACTIONS_RESULTS_URL, so the archives stay in the workspace only. Set "
-            "upload-artifact: false to silence this, or upload them in a later step."
-        )
-        upload = False
     allow_public = _boolean("allow-public-repository", text("allow-public-repository"))
     if upload and not allow_public and _repository_is_public(env):
         raise InputError(
@@ -239,7 +231,6 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         in_github_actions=in_actions,
         artifact_runtime=runtime if upload else None,
         debug=env.get("RUNNER_DEBUG") == "1",
-        warnings=tuple(warnings),
     )
 
 
@@ -249,7 +240,6 @@ _MISSING = {
     "PLAYCANVAS_ACCESS_TOKEN). Tokens are made on your PlayCanvas account page.",
     "project-id": "is required: give one or more numeric project ids (the number in "
     "https://playcanvas.com/project/<id>/...), separated by commas, spaces or newlines.",
-    "upload-artifact": "is required.",
 }
 
 

@@ -174,9 +174,12 @@ def test_asking_for_an_upload_without_the_runner_is_an_input_error() -> None:
     assert error.input_name == "upload-artifact" and "ACTIONS_RESULTS_URL" in str(error)
 
 
-def test_the_default_upload_without_the_runner_warns_and_skips() -> None:
-    s = settings({"GITHUB_ACTIONS": "true"})
-    assert not s.upload_artifact and "ACTIONS_RUNTIME_TOKEN" in s.warnings[0]
+def test_the_default_upload_in_actions_without_the_service_is_an_input_error() -> None:
+    assert rejected({"GITHUB_ACTIONS": "true"}).input_name == "upload-artifact"
+
+
+def test_outside_actions_nothing_is_uploaded_by_default() -> None:
+    assert not settings({"ACTIONS_RUNTIME_TOKEN": "x", "ACTIONS_RESULTS_URL": "y"}).upload_artifact
 
 
 @pytest.mark.parametrize("repository", [{"private": False}, {"visibility": "public"}])
