@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The artifact tests need Node.js (Azurite, the official @actions/artifact client);
+# without it they are skipped (CI sets REQUIRE_NODE_TESTS=1 to make that a failure).
+NODE := $(shell command -v node 2>/dev/null)
+NODE_DEPS := tests/node/node_modules/.installed
 
 .PHONY: demo test lint typecheck unit clean lock
 
@@ -10,8 +14,12 @@ $(BIN)/.installed: requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	touch $@
 
+$(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Run the action end to end against the bundled PlayCanvas API emulator.
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/python scripts/demo.py
 
 ## Lint, type-check and run the whole test suite.
@@ -24,7 +32,7 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/pytest
 
 ## Re-resolve the lock files (needs uv: pip install uv).

@@ -17,6 +17,7 @@ from types import FrameType
 import requests
 
 from . import __version__, report
+from .artifact import ArtifactUploader
 from .config import INPUTS, Settings, load, raw_inputs
 from .errors import BackupError, InputError
 from .playcanvas import PlayCanvasApi
@@ -103,11 +104,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 
 def _uploader(settings: Settings, workflow: Workflow) -> Upload | None:
-    if not settings.upload_artifact:
+    if settings.artifact_runtime is None:
         return None
-    raise BackupError(
-        "upload-artifact: uploading workflow artifacts is not supported yet; "
-        "set upload-artifact: false."
+    return ArtifactUploader(
+        settings.artifact_runtime,
+        retention_days=settings.retention_days,
+        overwrite=settings.overwrite,
+        mask=workflow.mask,
+        log=workflow.info,
+        warn=workflow.warning,
     )
 
 

@@ -90,7 +90,7 @@ def download(
             )
             Retrying(
                 retry=retry_if_exception_type(TransientError),
-                wait=wait_exponential_jitter(initial=1, max=30, jitter=1),
+                wait=wait_exponential_jitter(multiplier=1, max=30, jitter=1),
                 stop=stop_after_attempt(MAX_ATTEMPTS),
                 sleep=sleep,
                 before_sleep=fetcher.before_sleep,

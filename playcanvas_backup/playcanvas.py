@@ -28,7 +28,7 @@ NORMAL: Kind = "normal"
 API_TIMEOUT = (10.0, 60.0)
 #: Failed attempts (5xx, connection) before an API call gives up.
 MAX_ATTEMPTS = 6
-_BACKOFF = wait_exponential_jitter(initial=1, max=30, jitter=1)
+_BACKOFF = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
 
 
 @dataclass(frozen=True)

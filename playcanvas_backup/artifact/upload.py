@@ -1,0 +1,117 @@
+"""Upload one verified archive as a workflow artifact: create, send the blob, finalize."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+from ..config import ArtifactRuntime
+from ..download import Archive
+from ..errors import ArtifactError
+from .blob import upload_blob
+from .service import ResultsService
+from .zipstream import StoredZip
+
+FORBIDDEN = ('"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/")
+GITHUB_HOSTED_SUFFIX = ".actions.githubusercontent.com"
+
+
+def check_name(name: str) -> None:
+    """Artifact names must be non-empty and contain none of ``" : < > | * ? \\r \\n \\ /``."""
+    bad = [c for c in FORBIDDEN if c in name]
+    if not name or bad:
+        raise ArtifactError(
+            f"'{name}' is not a valid artifact name: it must not be empty or contain "
+            + " ".join(repr(c) for c in FORBIDDEN)
+            + ". Change artifact-name."
+        )
+
+
+def expiry(
+    retention_days: int | None, cap_days: int | None, now: datetime
+) -> tuple[str | None, str | None]:
+    """``expires_at`` for CreateArtifact (RFC 3339), and a warning when the cap applied."""
+    if retention_days is None:
+        return None, None
+    days, warning = retention_days, None
+    if cap_days is not None and days > cap_days:
+        days = cap_days
+        warning = (
+            f"retention-days {retention_days} is more than this repository allows; "
+            f"the artifact is kept {cap_days} days."
+        )
+    moment = now + timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), warning
+
+
+class ArtifactUploader:
+    """Uploads archives as artifacts of this workflow run (one artifact per archive)."""
+
+    def __init__(
+        self,
+        runtime: ArtifactRuntime,
+        *,
+        retention_days: int | None,
+        overwrite: bool,
+        mask: Callable[[str], None],
+        log: Callable[[str], None],
+        warn: Callable[[str], None],
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        mask(runtime.runtime_token)
+        self._runtime = runtime
+        self._service = ResultsService(
+            runtime.results_url, runtime.runtime_token, session=session, sleep=sleep, log=log
+        )
+        self._retention_days = retention_days
+        self._overwrite = overwrite
+        self._mask, self._log, self._warn, self._clock = mask, log, warn, clock
+
+    def __call__(self, archive: Archive, name: str) -> tuple[int, str]:
+        """Upload ``archive`` as the artifact ``name``; return its id and URL."""
+        check_name(name)
+        if archive.crc32 is None:
+            raise ArtifactError(
+                "internal: the archive's CRC-32 was not computed while downloading it"
+            )
+        if self._overwrite and self._service.find(name):
+            self._service.delete(name)
+            self._log(f"replaced the earlier artifact '{name}' of this run (overwrite: true)")
+        expires_at, warning = expiry(
+            self._retention_days,
+            self._runtime.retention_cap_days,
+            datetime.fromtimestamp(self._clock(), UTC),
+        )
+        if warning:
+            self._warn(warning)
+        signed_url = self._service.create(name, expires_at=expires_at)
+        self._mask_url(signed_url)
+        with archive.path.open("rb") as data:
+            blob = StoredZip(data, name=archive.path.name, size=archive.size, crc32=archive.crc32)
+            uploaded = upload_blob(
+                signed_url,
+                blob,
+                parallel=self._service.host.endswith(GITHUB_HOSTED_SUFFIX),
+            )
+        artifact_id = self._service.finalize(name, size=uploaded.size, sha256=uploaded.sha256)
+        runtime = self._runtime
+        url = (
+            f"{runtime.server_url.rstrip('/')}/{runtime.repository}/actions/runs/"
+            f"{runtime.run_id}/artifacts/{artifact_id}"
+        )
+        return artifact_id, url
+
+    def _mask_url(self, url: str) -> None:
+        """The SAS URL, and its signature alone (raw and URL-encoded), are credentials."""
+        self._mask(url)
+        for raw in re.findall(r"(?:^|&)sig=([^&]+)", urlsplit(url).query):
+            signature = unquote(raw)
+            for form in dict.fromkeys((raw, signature, quote(signature, safe=""))):
+                self._mask(form)
