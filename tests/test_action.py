@@ -446,17 +446,6 @@ def test_retries_a_download_host_error(action: Action, emulator: Emulator) -> No
     assert len(emulator.downloads()) == 2
 
 
-def test_gives_up_on_a_download_that_keeps_breaking(action: Action, emulator: Emulator) -> None:
-    emulator.faults.drops = 100
-    emulator.faults.drop_after = 100
-    emulator.faults.no_range = True
-    run = action(env={"PLAYCANVAS_BACKUP_FAST_RETRY": "1"})
-
-    assert run.exit_code == 1
-    assert "could not be downloaded after 8 attempts" in run.log
-    assert run.files() == []
-
-
 def test_rejects_a_corrupt_archive_and_keeps_nothing(action: Action, emulator: Emulator) -> None:
     emulator.faults.corrupt_zip = True
     run = action()

@@ -37,17 +37,30 @@ def upload_blob(
     *,
     parallel: bool,
     block_size: int = BLOCK_SIZE,
-    retry_total: int = 5,
+    first_retry_wait: float = 2.0,
     progress: Callable[[int], None] = lambda sent: None,
 ) -> Uploaded:
-    """Send everything ``stream`` gives as one block blob; return its size and SHA-256."""
+    """Send everything ``stream`` gives as one block blob; return its size and SHA-256.
+
+    A failed block PUT is sent again by the Azure SDK's own retry policy (5 retries,
+    waits growing from ``first_retry_wait`` seconds).
+    """
     # Imported here: the Azure SDK is the heaviest import, and only uploads need it.
     from azure.core.exceptions import AzureError  # noqa: PLC0415
-    from azure.storage.blob import BlobBlock, BlobClient, ContentSettings  # noqa: PLC0415
-
-    blob = BlobClient.from_blob_url(
-        signed_url, retry_total=retry_total, retry_backoff_factor=1, retry_backoff_max=30
+    from azure.storage.blob import (  # noqa: PLC0415
+        BlobBlock,
+        BlobClient,
+        ContentSettings,
+        ExponentialRetry,
     )
+
+    retry = ExponentialRetry(
+        initial_backoff=first_retry_wait,  # type: ignore[arg-type]  # typed int, takes float
+        increment_base=2,
+        retry_total=5,
+        random_jitter_range=min(1, first_retry_wait),  # type: ignore[arg-type]
+    )
+    blob = BlobClient.from_blob_url(signed_url, retry_policy=retry)
     digest = hashlib.sha256()
     block_ids: list[str] = []
     in_flight: deque[Future[Any]] = deque()

@@ -64,6 +64,7 @@ class ArtifactUploader:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        block_retry_wait: float = 2.0,
     ) -> None:
         mask(runtime.runtime_token)
         self._runtime = runtime
@@ -73,6 +74,7 @@ class ArtifactUploader:
         self._retention_days = retention_days
         self._overwrite = overwrite
         self._mask, self._log, self._warn, self._clock = mask, log, warn, clock
+        self._block_retry_wait = block_retry_wait
 
     def __call__(self, archive: Archive, name: str) -> tuple[int, str]:
         """Upload ``archive`` as the artifact ``name``; return its id and URL."""
@@ -99,6 +101,7 @@ class ArtifactUploader:
                 signed_url,
                 blob,
                 parallel=self._service.host.endswith(GITHUB_HOSTED_SUFFIX),
+                first_retry_wait=self._block_retry_wait,
             )
         artifact_id = self._service.finalize(name, size=uploaded.size, sha256=uploaded.sha256)
         runtime = self._runtime
