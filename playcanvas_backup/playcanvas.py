@@ -48,7 +48,7 @@ class ExportJob:
     def from_json(cls, body: Any) -> ExportJob:
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise ApiError(
-                f"PlayCanvas answered with something that is not a job: {body!r:.200}", status=200
+                "PlayCanvas answered with something that is not an export job.", status=200
             )
         data = body.get("data")
         messages = body.get("messages")

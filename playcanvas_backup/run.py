@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 
@@ -237,7 +238,9 @@ class _Exports:
                     f"Export job {item.job.id} is complete but PlayCanvas gave "
                     "no download link. Run the backup again."
                 )
+            # The whole link, and its query alone (the signature), are credentials.
             self._workflow.mask(url)
+            self._workflow.mask(urlsplit(url).query)
             return url
 
         with self._workflow.group(f"{_label(result)}: download and verify"):
