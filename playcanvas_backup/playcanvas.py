@@ -19,6 +19,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from . import ratelimit
 from .errors import ApiError, RateLimited, TransientError
+from .retries import announce_retry
 
 Kind = Literal["strict", "normal"]
 STRICT: Kind = "strict"
@@ -104,45 +105,41 @@ class PlayCanvasApi:
 
     def start_export(self, project_id: int, *, branch_id: str | None, deadline: float) -> ExportJob:
         """Start exporting a project (its main branch when ``branch_id`` is None)."""
-        body = self._call(
+        request = _Request(
             STRICT,
             "POST",
             f"/projects/{project_id}/export",
             what=f"Exporting project {project_id}",
-            not_found=f"check that project-id {project_id} is right and that the token's "
-            "account can open that project",
+            not_found=_project_hint(project_id),
             json={"branch_id": branch_id} if branch_id else None,
-            deadline=deadline,
         )
-        return ExportJob.from_json(body)
+        return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def get_job(self, job_id: int, *, deadline: float) -> ExportJob:
         """Fetch an export job's current state (a complete one has a fresh download URL)."""
-        body = self._call(
+        request = _Request(
             NORMAL,
             "GET",
             f"/jobs/{job_id}",
             what=f"Checking export job {job_id}",
             not_found="the job has disappeared on PlayCanvas's side; run the backup again",
-            deadline=deadline,
         )
-        return ExportJob.from_json(body)
+        return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def list_branches(self, project_id: int, *, deadline: float) -> list[Branch]:
         """Every open branch of a project, following the pages (``?skip=<last id>``)."""
         branches: list[Branch] = []
-        params: dict[str, str] = {}
+        skip: str | None = None
         while True:
-            body = self._call(
+            request = _Request(
                 NORMAL,
                 "GET",
                 f"/projects/{project_id}/branches",
                 what=f"Listing the branches of project {project_id}",
-                not_found=f"check that project-id {project_id} is right and that the token's "
-                "account can open that project",
-                params=params,
-                deadline=deadline,
+                not_found=_project_hint(project_id),
+                params={"skip": skip} if skip else None,
             )
+            body = self._call(request, deadline=deadline)
             page = body.get("result") if isinstance(body, dict) else None
             if not isinstance(page, list):
                 raise ApiError(
@@ -155,25 +152,14 @@ class PlayCanvasApi:
                 for item in page
                 if isinstance(item, dict) and "id" in item and not item.get("closed")
             ]
-            pagination = body.get("pagination") if isinstance(body, dict) else None
+            pagination = body.get("pagination")
             has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
             last = page[-1].get("id") if page and isinstance(page[-1], dict) else None
-            if not has_more or last is None or params.get("skip") == str(last):
+            if not has_more or last is None or str(last) == skip:
                 return branches
-            params = {"skip": str(last)}
+            skip = str(last)
 
-    def _call(
-        self,
-        kind: Kind,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        not_found: str,
-        deadline: float,
-        json: dict[str, Any] | None = None,
-        params: dict[str, str] | None = None,
-    ) -> Any:
+    def _call(self, request: _Request, *, deadline: float) -> Any:
         def stop(state: RetryCallState) -> bool:
             if self._clock() + (state.upcoming_sleep or 0) > deadline:
                 return True
@@ -181,33 +167,18 @@ class PlayCanvasApi:
             # Waiting out a rate limit is not a failed attempt; only the deadline ends it.
             return not isinstance(failure, RateLimited) and state.attempt_number >= MAX_ATTEMPTS
 
-        def before_sleep(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            self._log(f"{failure}; trying again in {state.upcoming_sleep:.1f} s")
-
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
             wait=_wait,
             stop=stop,
             sleep=self._sleep,
-            before_sleep=before_sleep,
+            before_sleep=announce_retry(self._log),
             reraise=True,
         )
-        return retrying(
-            self._send, kind, method, path, what=what, not_found=not_found, json=json, params=params
-        )
+        return retrying(self._send, request)
 
-    def _send(
-        self,
-        kind: Kind,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        not_found: str,
-        json: dict[str, Any] | None,
-        params: dict[str, str] | None,
-    ) -> Any:
+    def _send(self, request: _Request) -> Any:
+        kind, what = request.kind, request.what
         wait = self.ready_in(kind)
         if wait > 0:
             self._log(f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset")
@@ -216,10 +187,10 @@ class PlayCanvasApi:
         self.requests_sent += 1
         try:
             response = self._session.request(
-                method,
-                self._base_url + path,
-                params=params,
-                json=json,
+                request.method,
+                self._base_url + request.path,
+                params=request.params,
+                json=request.json,
                 headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
                 timeout=API_TIMEOUT,
                 allow_redirects=False,
@@ -249,8 +220,29 @@ class PlayCanvasApi:
         if status >= 500:
             raise TransientError(f"{what}: PlayCanvas answered {status} {message}")
         raise ApiError(
-            f"{what} failed: {status} {message}. {_hint(status, not_found)}", status=status
+            f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
+            status=status,
         )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One API call: its route and rate-limit kind, and the words for its errors."""
+
+    kind: Kind
+    method: str
+    path: str
+    what: str
+    not_found: str
+    json: dict[str, Any] | None = None
+    params: dict[str, str] | None = None
+
+
+def _project_hint(project_id: int) -> str:
+    return (
+        f"check that project-id {project_id} is right and that the token's account can "
+        "open that project"
+    )
 
 
 def _wait(state: RetryCallState) -> float:

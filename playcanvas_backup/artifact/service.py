@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 import requests
 from tenacity import (
-    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -27,6 +26,7 @@ from tenacity import (
 )
 
 from ..errors import ArtifactError
+from ..retries import announce_retry
 
 SERVICE = "github.actions.results.api.v1.ArtifactService"
 MAX_ATTEMPTS = 5
@@ -139,19 +139,12 @@ class ResultsService:
             **{key: value for key, value in fields.items() if value is not None},
         }
 
-        def before_sleep(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            self._log(
-                f"{method}: {failure}; trying again in {state.upcoming_sleep:.1f} s "
-                f"(attempt {state.attempt_number} of {MAX_ATTEMPTS})"
-            )
-
         return Retrying(
             retry=retry_if_exception_type(_Retryable),
             stop=stop_after_attempt(MAX_ATTEMPTS),
             wait=wait_exponential_jitter(multiplier=3, exp_base=1.5, jitter=1.5, max=60),
             sleep=self._sleep,
-            before_sleep=before_sleep,
+            before_sleep=announce_retry(self._log, f"{method}: "),
             reraise=True,
         )(self._post, method, request)
 
