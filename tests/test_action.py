@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from tests.conftest import OTHER_PROJECT, PROJECT, Action
+from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action
 from tests.emulator import Emulator
 
 
@@ -510,3 +514,28 @@ def test_the_token_is_masked_even_when_inputs_are_invalid(action: Action) -> Non
     run = action(timeout="-1")
 
     assert run.stdout.splitlines()[0] == f"::add-mask::{action.emulator.token}"
+
+
+def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emulator) -> None:
+    emulator._projects[PROJECT].archive_size = 4 << 20
+    emulator.faults.download_rate = 256 << 10  # ~16 s for the whole archive
+    env = action.env({})
+    process = subprocess.Popen(
+        [sys.executable, str(ENTRYPOINT)],
+        cwd=action.workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    folder = action.workspace / "playcanvas-backups"
+    deadline = time.monotonic() + 30
+    while not (folder.exists() and any(p.stat().st_size for p in folder.iterdir())):
+        assert time.monotonic() < deadline, "the download never started"
+        time.sleep(0.05)
+
+    process.send_signal(signal.SIGTERM)  # what the runner sends when a job is cancelled
+    process.communicate(timeout=30)
+
+    assert process.returncode != 0
+    assert list(folder.iterdir()) == []

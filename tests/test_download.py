@@ -140,3 +140,23 @@ def test_an_interrupted_download_leaves_nothing(pc: Emulator, tmp_path: Path) ->
         download(cancelled, tmp_path / "a.zip", session=requests.Session())
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reports_progress_every_few_seconds(pc: Emulator, tmp_path: Path) -> None:
+    pc._projects[PROJECT].archive_size = 3 << 20
+    ticks = iter(range(0, 10_000, 2))  # every look at the clock is two seconds later
+    lines: list[str] = []
+
+    download(
+        lambda: link(pc),
+        tmp_path / "a.zip",
+        session=requests.Session(),
+        log=lines.append,
+        clock=lambda: float(next(ticks)),
+    )
+
+    progress = [line for line in lines if line.startswith("downloaded ")]
+    assert progress, lines
+    assert all(
+        "MiB" in line and "%" in line and "s left" in line and "/s" in line for line in progress
+    )

@@ -57,6 +57,8 @@ class Faults:
     drop_after: int = 1 << 14
     #: The next N downloads answer 503.
     download_errors: int = 0
+    #: The download host sends at most this many bytes a second (None = as fast as it can).
+    download_rate: int | None = None
     #: The download host ignores ``Range`` (always 200 with the whole archive).
     no_range: bool = False
     #: The archive served is a zip whose last member fails its CRC.
@@ -471,11 +473,26 @@ class _DownloadHandler(_Handler):
         if dropping:
             count = min(count, faults.drop_after)
         with path.open("rb") as file, contextlib.suppress(OSError):
-            self.connection.sendfile(file, start, count)
+            if faults.download_rate is None:
+                self.connection.sendfile(file, start, count)
+            else:
+                self._trickle(file, start, count, faults.download_rate)
         if dropping:
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
+
+    def _trickle(self, file: Any, start: int, count: int, rate: int) -> None:
+        """Send slowly: a tenth of a second's worth at a time."""
+        file.seek(start)
+        step = max(1, rate // 10)
+        while count > 0:
+            chunk = file.read(min(step, count))
+            if not chunk:
+                return
+            self.wfile.write(chunk)
+            count -= len(chunk)
+            time.sleep(0.1)
 
 
 @contextlib.contextmanager
