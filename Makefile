@@ -22,6 +22,12 @@ $(NODE_DEPS): tests/node/package.json tests/node/package-lock.json
 demo: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/python scripts/demo.py
 
+## Build the Dockerfile with buildah on a local stand-in base and run the image as the
+## GitHub runner does (as root; installs buildah and debootstrap when missing; ~1-2 min).
+.PHONY: container-test
+container-test:
+	scripts/container-test
+
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit
 
