@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return _prove(
             buildah, args.cache_dir, no_cache=args.no_cache, rebuild_base=args.rebuild_base
         )
-    except (BuildahError, RuntimeError, OSError) as error:
+    except (BuildahError, RuntimeError, OSError, subprocess.SubprocessError) as error:
         print(f"\ncontainer-test: FAILED: {error}", file=sys.stderr)
         return 1
 

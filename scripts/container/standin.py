@@ -30,7 +30,7 @@ from .buildah import Buildah
 
 SUITE = "bookworm"  # Debian 12, whose python3 is 3.11 like the official image's
 PACKAGES = ("python3", "python3-pip", "python-is-python3")
-RECIPE_VERSION = 1  # bump when the slimming below changes
+RECIPE_VERSION = 2  # bump when the slimming below changes
 REPOSITORY = "localhost/python-standin"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -156,8 +156,11 @@ def _debootstrap(tarball: Path, cache: Path) -> None:
 
 
 def _slim(rootfs: Path) -> None:
-    """What the official slim images leave out, and pip's EXTERNALLY-MANAGED marker."""
+    """What the official slim images leave out, pip's EXTERNALLY-MANAGED marker, and this
+    machine's resolver and host name (buildah and docker mount their own)."""
     for pattern in (
+        "etc/resolv.conf",
+        "etc/hostname",
         "var/lib/apt/lists/*",
         "var/cache/apt/*.bin",
         "var/cache/apt/archives/*.deb",
@@ -202,7 +205,7 @@ def _import(buildah: Buildah, tarball: Path, image: str, pip: PipSettings) -> No
         )  # fmt: skip
         buildah("commit", "--quiet", "--rm", container, image)
     except BaseException:
-        buildah("rm", container)
+        buildah.attempt("rm", container)
         raise
     for name in buildah("images", "--noheading", "--format", "{{.Name}}:{{.Tag}}").split():
         if name.startswith(f"{REPOSITORY}:") and name != image:
