@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The action's image. The base is a build argument so that a local stand-in can be used
 # where no registry is reachable (scripts/container-test); by default it is the official
 # slim Python image.

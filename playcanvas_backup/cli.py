@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     _terminate_cleanly()
     try:
         settings = load(given, env, cwd=Path.cwd())
+        _prepare(settings.output_dir)
     except InputError as exc:
         workflow.error(str(exc), title=exc.title)
         return EXIT_INPUT
@@ -114,6 +115,23 @@ def _uploader(settings: Settings, workflow: Workflow) -> Upload | None:
         log=workflow.info,
         warn=workflow.warning,
     )
+
+
+def _prepare(output_dir: Path) -> None:
+    """Create the archive directory now, so that an unusable ``path`` fails before any
+    export is started rather than after the first download."""
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            "path",
+            f"'{output_dir}' cannot be created ({exc.strerror}); choose "
+            "a directory this job can write to.",
+        ) from exc
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise InputError(
+            "path", f"'{output_dir}' is not writable; choose a directory this job can write to."
+        )
 
 
 def _inside(path: Path, directory: Path) -> bool:

@@ -539,3 +539,12 @@ def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emu
 
     assert process.returncode != 0
     assert list(folder.iterdir()) == []
+
+
+def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: Emulator) -> None:
+    (action.workspace / "notadir").write_text("a file, not a directory")
+    run = action(path="notadir/backups")
+
+    assert run.exit_code == 2
+    assert "Input 'path'" in run.stdout and "cannot be created" in run.stdout
+    assert emulator.requests == []
