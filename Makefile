@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 NODE := $(shell command -v node 2>/dev/null)
 NODE_DEPS := tests/node/node_modules/.installed
 
-.PHONY: demo test lint typecheck unit clean lock
+.PHONY: demo test lint typecheck unit clean lock bench
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ typecheck: $(BIN)/.installed
 
 unit: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/pytest
+
+## Measure speed, memory, waits and start-up side by side; writes bench/results.md
+## (about 3 minutes; not part of `make test`).
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
 
 ## Re-resolve the lock files (needs uv: pip install uv).
 lock:

@@ -1,0 +1,1 @@
+"""Benchmarks of the action (``make bench``): see bench/__main__.py."""
