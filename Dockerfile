@@ -15,6 +15,8 @@ RUN python3 -m pip install --no-cache-dir --require-hashes --no-deps -r /action/
 
 COPY entrypoint.py /action/entrypoint.py
 COPY playcanvas_backup /action/playcanvas_backup
+# Bytecode made once here, so that no run has to compile the action again.
+RUN python3 -m compileall -q /action/playcanvas_backup
 
 # No USER (the runner's workspace and file-command files belong to root) and no WORKDIR
 # (the runner sets it to /github/workspace).

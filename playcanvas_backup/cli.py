@@ -14,14 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
-import requests
-
 from . import __version__, report
-from .artifact import ArtifactUploader
-from .config import INPUTS, Settings, load, raw_inputs
+from .config import INPUTS, load, raw_inputs
 from .errors import BackupError, InputError
-from .playcanvas import PlayCanvasApi
-from .run import Upload, run
 from .workflow import Workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -76,22 +71,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             "the job cannot see it."
         )
 
-    with requests.Session() as api_session, requests.Session() as download_session:
-        api = PlayCanvasApi(
-            settings.api_url, settings.access_token, session=api_session, log=workflow.info
-        )
-        try:
-            results = run(
-                settings,
-                api=api,
-                session=download_session,
-                workflow=workflow,
-                upload=_uploader(settings, workflow),
-            )
-        except BackupError as exc:
-            workflow.error(str(exc), title=exc.title)
-            return EXIT_FAILED
-        workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
+    # Imported only now, so that --help and input errors stay fast (no requests,
+    # tenacity or Azure SDK to load for them).
+    from .run import back_up  # noqa: PLC0415
+
+    try:
+        results = back_up(settings, workflow)
+    except BackupError as exc:
+        workflow.error(str(exc), title=exc.title)
+        return EXIT_FAILED
 
     workflow.set_outputs(report.outputs(results, settings.workspace))
     workflow.summary(report.summary(results, settings.workspace))
@@ -102,19 +90,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 title=f"Backup of project {result.project_id} ({result.branch}) failed",
             )
     return EXIT_FAILED if any(r.error for r in results) else EXIT_OK
-
-
-def _uploader(settings: Settings, workflow: Workflow) -> Upload | None:
-    if settings.artifact_runtime is None:
-        return None
-    return ArtifactUploader(
-        settings.artifact_runtime,
-        retention_days=settings.retention_days,
-        overwrite=settings.overwrite,
-        mask=workflow.mask,
-        log=workflow.info,
-        warn=workflow.warning,
-    )
 
 
 def _prepare(output_dir: Path) -> None:

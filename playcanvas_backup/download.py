@@ -82,10 +82,13 @@ def download(
     Returns only once the archive is complete, verified and renamed into place; on any
     failure nothing is left at (or beside) ``destination``.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, part_name = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        handle, part_name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise _write_failed(destination.parent, exc) from exc
     part = Path(part_name)
     try:
         # A worker thread hashes while this one receives and writes (all three release the
@@ -115,6 +118,9 @@ def download(
             finally:
                 wait_for([synced])
             synced.result()
+        # mkstemp made it private (0600); an archive gets the mode any new file would get,
+        # so that later steps (the runner's own user, outside the container) can read it.
+        part.chmod(0o666 & ~_umask())
         part.replace(destination)
         _fsync_directory(destination.parent)
     except TransientError as exc:
@@ -123,6 +129,9 @@ def download(
             f"The archive could not be downloaded after {MAX_ATTEMPTS} attempts: {exc}. "
             "Nothing was written; run the backup again."
         ) from exc
+    except OSError as exc:  # the network's are TransientError by now: this is the disk
+        part.unlink(missing_ok=True)
+        raise _write_failed(destination.parent, exc) from exc
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -182,9 +191,11 @@ class _Transfer:
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
-        self.file.write(chunk)
+        try:
+            self.file.write(chunk)
+        except OSError as exc:  # a full disk, say: final, unlike a network fault
+            raise _write_failed(self.path.parent, exc) from exc
         self.size += len(chunk)
-        # Hashed only once on file: a chunk that failed to be written is received again.
         view = memoryview(chunk)
         for start in range(0, len(view), CHUNK_SIZE):
             self._hash_soon(view[start : start + CHUNK_SIZE])
@@ -368,6 +379,19 @@ def _redact(exc: BaseException, url: str) -> str:
         if secret:
             text = text.replace(secret, "<signed URL>")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _write_failed(directory: Path, exc: OSError) -> DownloadFailed:
+    return DownloadFailed(
+        f"Writing the archive in {directory} failed ({exc.strerror or exc}); nothing was kept. "
+        "Free some disk space or choose another 'path', then run the backup again."
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
 from .errors import BackupError, BranchNotFound, ExportFailed
@@ -29,6 +30,28 @@ from .workflow import Workflow
 
 #: Uploads an archive as an artifact of this name; returns (artifact id, artifact URL).
 Upload = Callable[[Archive, str], tuple[int, str]]
+
+
+def back_up(settings: Settings, workflow: Workflow) -> list[ArchiveResult]:
+    """Run the backup with the real collaborators: HTTP sessions, the API client and,
+    when asked, the artifact uploader."""
+    with requests.Session() as api_session, requests.Session() as download_session:
+        api = PlayCanvasApi(
+            settings.api_url, settings.access_token, session=api_session, log=workflow.info
+        )
+        upload = None
+        if settings.artifact_runtime is not None:
+            upload = ArtifactUploader(
+                settings.artifact_runtime,
+                retention_days=settings.retention_days,
+                overwrite=settings.overwrite,
+                mask=workflow.mask,
+                log=workflow.info,
+                warn=workflow.warning,
+            )
+        results = run(settings, api=api, session=download_session, workflow=workflow, upload=upload)
+        workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
+    return results
 
 
 def run(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +163,44 @@ def test_reports_progress_every_few_seconds(pc: Emulator, tmp_path: Path) -> Non
     assert all(
         "MiB" in line and "%" in line and "s left" in line and "/s" in line for line in progress
     )
+
+
+def test_gives_the_archive_the_usual_file_mode(pc: Emulator, tmp_path: Path) -> None:
+    target = tmp_path / "a.zip"
+    download(lambda: link(pc), target, session=requests.Session())
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # readable by later steps
+
+
+WRITE_LIMITED = """
+import resource, signal, sys
+import requests
+from pathlib import Path
+from playcanvas_backup.download import download
+from playcanvas_backup.errors import DownloadFailed
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+try:
+    download(lambda: sys.argv[1], Path(sys.argv[2]), session=requests.Session())
+except DownloadFailed as exc:
+    print(exc)
+    sys.exit(3)
+"""
+
+
+def test_a_failing_disk_is_final_and_leaves_nothing(pc: Emulator, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_LIMITED, link(pc), str(tmp_path / "out" / "a.zip")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Writing the archive in" in done.stdout and "File too large" in done.stdout
+    assert len(pc.downloads()) == 1  # not retried
+    assert list((tmp_path / "out").iterdir()) == []

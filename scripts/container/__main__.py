@@ -68,7 +68,6 @@ class Figures:
                     "checks": {
                         "passed": check.passed,
                         "failed": check.failed,
-                        "known_bugs": check.known_bugs,
                     },
                     "machine": {"cpus": os.cpu_count()},
                 },
