@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.artifact_service import AZURITE, ResultsService, azurite
 from tests.emulator import Emulator
 
 from .buildah import Buildah, BuildahError, tree_size
@@ -174,7 +176,9 @@ def _prove(buildah: Buildah, cache: Path, *, no_cache: bool, rebuild_base: bool)
 
 def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks) -> float:
     dirs = RunnerDirs(OUT / "runner")
-    with Emulator(rate_window=5.0) as pc:
+    with contextlib.ExitStack() as stack:
+        pc = stack.enter_context(Emulator(rate_window=5.0))
+        service = _artifact_service(stack)
         pc.add_project(PROJECT, branches=BRANCHES, archive_size=1 << 20)
         pc.faults.job_polls = 2
         pc.faults.drops = 1  # one dropped download: the resume runs inside the image too
@@ -187,15 +191,23 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
             "api-url": pc.api_url,
             "poll-interval": "0.2",
             "max-poll-interval": "1",
-            "upload-artifact": "false",
         }
+        if service is None:
+            inputs["upload-artifact"] = "false"
         print(
             f"  $ {' '.join(entrypoint)}   # ENTRYPOINT, in /github/workspace, "
             f"against {pc.api_url}",
             flush=True,
         )
         started = time.monotonic()
-        run = run_as_runner(buildah, container, entrypoint, dirs, inputs)
+        run = run_as_runner(
+            buildah,
+            container,
+            entrypoint,
+            dirs,
+            inputs,
+            services=service.env() if service else None,
+        )
         seconds = time.monotonic() - started
         (OUT / "run.log").write_text(run.stdout + run.stderr)
         print("  | " + (run.stdout + run.stderr).rstrip().replace("\n", "\n  | "))
@@ -207,8 +219,29 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
             token=pc.token,
             branches=len(BRANCHES),
             served=pc.archive_path,
+            artifacts=service.blob_bytes if service else None,
         )
+        if service is not None:
+            check(
+                "the results-service double saw a faithful upload",
+                not service.problems,
+                "; ".join(service.problems),
+            )
     return seconds
+
+
+def _artifact_service(stack: contextlib.ExitStack) -> ResultsService | None:
+    """Azurite and the results-service double, for the upload from inside the image
+    (required under CI, where make test has installed the Node peers)."""
+    if shutil.which("node") and AZURITE.exists():
+        return stack.enter_context(ResultsService(stack.enter_context(azurite())))
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(
+            "Node.js and tests/node/node_modules are needed for the artifact "
+            "upload check (make test installs them)"
+        )
+    print("  (no Node.js: the artifact upload is not exercised; make test installs it)")
+    return None
 
 
 def _image_bytes(buildah: Buildah, image: str) -> int:

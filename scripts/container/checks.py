@@ -4,6 +4,7 @@ it left in the workspace, the output file and the step summary."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import stat
 import zipfile
@@ -90,8 +91,10 @@ def check_run(
     token: str,
     branches: int,
     served: Callable[[int, str], Path],
+    artifacts: Callable[[str], bytes] | None = None,
 ) -> None:
-    """``served(project_id, branch_id)`` is the archive the emulator served for a branch."""
+    """``served(project_id, branch_id)`` is the archive the emulator served for a branch;
+    ``artifacts(name)``, when given, is the blob uploaded as the artifact of that name."""
     log = run.stdout + run.stderr
     check("the action exits 0", run.exit_code == 0, f"exit status {run.exit_code}")
     first = run.stdout.splitlines()[0] if run.stdout else ""
@@ -102,11 +105,22 @@ def check_run(
     outputs = parse_output_file(run.output_file.read_text())
     for name in ("path", "sha256", "size", "job-id", "archives"):
         check(f"output {name!r} is set", bool(outputs.get(name)), f"outputs: {sorted(outputs)}")
-    check(
-        "no artifact outputs (upload-artifact is false)",
-        not outputs.get("artifact-id") and not outputs.get("artifact-url"),
-        f"artifact-id={outputs.get('artifact-id')!r}",
-    )
+    if artifacts is None:
+        check(
+            "no artifact outputs (upload-artifact is false)",
+            not outputs.get("artifact-id") and not outputs.get("artifact-url"),
+            f"artifact-id={outputs.get('artifact-id')!r}",
+        )
+    else:
+        check(
+            "artifact outputs are set (upload-artifact defaults to true)",
+            bool(outputs.get("artifact-id"))
+            and str(outputs.get("artifact-url", "")).endswith(
+                f"/artifacts/{outputs.get('artifact-id')}"
+            ),
+            f"artifact-id={outputs.get('artifact-id')!r} "
+            f"artifact-url={outputs.get('artifact-url')!r}",
+        )
     path = outputs.get("path", "")
     relative = bool(path) and not PurePosixPath(path).is_absolute() and ".." not in path
     check("output 'path' is relative to the workspace", relative, repr(path))
@@ -161,6 +175,15 @@ def check_run(
             f"the summary shows the archive of branch {label} with its SHA-256",
             str(entry.get("path")) in summary and str(entry.get("sha256")) in summary,
         )
+        if artifacts is not None:
+            name = f"playcanvas-{entry['project_id']}-{str(entry['branch']).replace('/', '-')}"
+            with zipfile.ZipFile(io.BytesIO(artifacts(name))) as blob:
+                members = {info.filename: blob.read(info) for info in blob.infolist()}
+            check(
+                f"artifact {name!r} unpacks to the archive, byte for byte",
+                members == {saved.name: saved.read_bytes()},
+                f"members: {sorted(members)}",
+            )
     folder = archive.parent if relative and archive.parent.is_dir() else workspace
     left = [p.name for p in folder.rglob("*.part")]
     check("no partial download is left behind", not left, ", ".join(left))

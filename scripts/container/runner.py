@@ -79,8 +79,11 @@ def run_as_runner(
     entrypoint: list[str],
     dirs: RunnerDirs,
     inputs: dict[str, str],
+    *,
+    services: dict[str, str] | None = None,
 ) -> ContainerRun:
-    """Run ``entrypoint`` in ``container`` with the runner's mounts and environment."""
+    """Run ``entrypoint`` in ``container`` with the runner's mounts and environment;
+    ``services`` adds the runner's service variables (``ACTIONS_RUNTIME_TOKEN``, ...)."""
     dirs.create()
     suffix = uuid.uuid4()
     files = {
@@ -114,6 +117,7 @@ def run_as_runner(
         "RUNNER_ARCH": "X64",
         "RUNNER_TEMP": "/home/runner/work/_temp",  # a host path: not mounted, as on GitHub
         **{name: f"{FILE_COMMANDS}/{file}" for name, file in files.items()},
+        **(services or {}),
         **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
     }
     volumes = {
