@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from tenacity import (
-    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
@@ -37,6 +36,7 @@ from tenacity import (
 
 from .config import is_loopback
 from .errors import DownloadFailed, TransientError, VerificationFailed
+from .retries import announce_retry
 from .units import human_size
 
 CHUNK_SIZE = 1 << 20
@@ -106,7 +106,7 @@ def download(
                 wait=wait_exponential_jitter(multiplier=1, max=30, jitter=1),
                 stop=stop_after_attempt(MAX_ATTEMPTS),
                 sleep=sleep,
-                before_sleep=fetcher.before_sleep,
+                before_sleep=announce_retry(log),
                 reraise=True,
             )(fetcher.attempt)
             transfer.wait()
@@ -249,10 +249,6 @@ class _Fetcher:
         self._session = session
         self._log = log
         self._clock = clock
-
-    def before_sleep(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
-        self._log(f"{failure}; trying again in {state.upcoming_sleep:.1f} s")
 
     def attempt(self) -> None:
         if self._url is None:
