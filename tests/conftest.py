@@ -104,9 +104,16 @@ class Action:
         return env
 
     def __call__(
-        self, *args: str, github: bool = True, env: dict[str, str] | None = None, **inputs: str
+        self,
+        *args: str,
+        github: bool = True,
+        env: dict[str, str] | None = None,
+        inputs: dict[str, str] | None = None,
+        **more_inputs: str,
     ) -> Run:
-        full_env = self.env({k.replace("_", "-"): v for k, v in inputs.items()}, github=github)
+        """Run with these inputs (``project_id=`` sets ``INPUT_PROJECT-ID``) over the defaults."""
+        given = {**(inputs or {}), **more_inputs}
+        full_env = self.env({k.replace("_", "-"): v for k, v in given.items()}, github=github)
         full_env.update(env or {})
         full_env = {k: v for k, v in full_env.items() if v is not None}
         completed = subprocess.run(

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action
 from tests.emulator import Emulator
 
@@ -471,42 +473,25 @@ def test_keeps_an_unverified_archive_when_verify_is_off(action: Action, emulator
 # -- inputs: rejected before any request ---------------------------------------------------
 
 
-def test_an_invalid_input_exits_2_before_any_request(action: Action, emulator: Emulator) -> None:
-    run = action(timeout="soon")
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"timeout": "soon"}, "::error title=Invalid input::Input 'timeout'"),
+        ({"access_token": ""}, "Input 'access-token': is required"),
+        ({"project_id": ""}, "Input 'project-id': is required"),
+        ({"api_url": "http://playcanvas.example/api"}, "must use https"),
+        ({"upload_artifact": "true"}, "ACTIONS_RUNTIME_TOKEN"),
+        ({"filename": "../escape.zip"}, "Input 'filename'"),
+        ({"branch": "dev", "all_branches": "true"}, "not both"),
+    ],
+)
+def test_an_invalid_input_exits_2_before_any_request(
+    action: Action, emulator: Emulator, inputs: dict[str, str], message: str
+) -> None:
+    run = action(inputs=inputs)
 
     assert run.exit_code == 2
-    assert "::error title=Invalid input::Input 'timeout'" in run.stdout
-    assert emulator.requests == []
-
-
-def test_a_missing_token_exits_2(action: Action, emulator: Emulator) -> None:
-    run = action(access_token="")
-
-    assert run.exit_code == 2
-    assert "Input 'access-token': is required" in run.stdout
-    assert emulator.requests == []
-
-
-def test_a_missing_project_id_exits_2(action: Action, emulator: Emulator) -> None:
-    run = action(project_id="")
-
-    assert run.exit_code == 2
-    assert "Input 'project-id'" in run.stdout
-    assert emulator.requests == []
-
-
-def test_a_plain_http_api_url_elsewhere_exits_2(action: Action, emulator: Emulator) -> None:
-    run = action(api_url="http://playcanvas.example/api")
-
-    assert run.exit_code == 2
-    assert "must use https" in run.stdout
-
-
-def test_an_artifact_upload_outside_actions_exits_2(action: Action, emulator: Emulator) -> None:
-    run = action(upload_artifact="true")
-
-    assert run.exit_code == 2
-    assert "ACTIONS_RUNTIME_TOKEN" in run.stdout
+    assert message in run.stdout
     assert emulator.requests == []
 
 
