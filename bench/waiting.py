@@ -4,23 +4,20 @@ API requests does the wait cost?
 The real run loop (``playcanvas_backup.run.run``) and the real API client drive real HTTP
 requests to the real emulator, on an emulated clock: time passes as it really does, and
 each ``sleep`` of the action moves the clock on at once instead of waiting. The emulator
-(in this process) reads the same clock, so its export job completes when the emulated
-clock says so, and it records each request at emulated time.
+(in this process) is given the same clock (``Emulator(clock=...)``), so its export job
+completes when the emulated clock says so, its rate-limit windows run on it, and it records
+each request at emulated time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import requests
 
-import tests.emulator.server as emulator_server
 from bench.context import Context
 from bench.measure import median
 from bench.table import Table, verdict
@@ -51,20 +48,6 @@ class EmulatedClock:
         self._slept += max(0.0, seconds)
 
 
-@contextlib.contextmanager
-def emulator_on(clock: EmulatedClock) -> Iterator[None]:
-    """Make the emulator read ``clock`` (it calls ``time.time()`` of its module)."""
-    # The emulator takes no clock argument, so its module's ``time`` is swapped for the
-    # span of one measurement (this process runs nothing else meanwhile).
-    namespace = vars(emulator_server)
-    real = namespace["time"]
-    namespace["time"] = SimpleNamespace(time=clock.time)
-    try:
-        yield
-    finally:
-        namespace["time"] = real
-
-
 @dataclass(frozen=True)
 class Waited:
     noticed_after: float  # seconds from the job's completion to the poll that saw it
@@ -76,7 +59,7 @@ class Waited:
 def wait_for(ctx: Context, job_seconds: float, seed: int) -> Waited:
     clock = EmulatedClock()
     folder = ctx.work / "waiting"
-    with emulator_on(clock), Emulator() as pc:
+    with Emulator(clock=clock.time) as pc:
         pc.add_project(PROJECT)
         pc.faults.job_polls, pc.faults.job_seconds = 0, job_seconds
         inputs = {

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -117,8 +117,11 @@ class Emulator:
         strict_limit: int = 10,
         normal_limit: int = 240,
         rate_window: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
+        #: The emulator's time (job completion, rate-limit windows, ``Recorded.at``).
+        self.clock = clock
         self.faults = Faults()
         self.requests: list[Recorded] = []
         #: How many requests were answered 429 because the rate limit was used up.
@@ -230,7 +233,7 @@ class Emulator:
     def _rate_headers(self, kind: str) -> tuple[bool, dict[str, str]]:
         """Count one request of this kind; return (allowed, X-RateLimit-* headers)."""
         with self._lock:
-            limit, now = self._limits[kind], time.time()
+            limit, now = self._limits[kind], self.clock()
             if now >= limit.window_start + self._rate_window:
                 limit.window_start = math.floor(now / self._rate_window) * self._rate_window
                 limit.used = 0
@@ -263,7 +266,7 @@ class Emulator:
             return 404, {"error": "Branch not found"}
         with self._lock:
             self._next_job += 1
-            job = _Job(self._next_job, project_id, branch_id, time.time())
+            job = _Job(self._next_job, project_id, branch_id, self.clock())
             self._jobs[job.id] = job
         return 201, self._job_json(job)
 
@@ -279,7 +282,7 @@ class Emulator:
         done = (
             not f.job_never_ends
             and job.polls >= f.job_polls
-            and time.time() - job.created >= f.job_seconds
+            and self.clock() - job.created >= f.job_seconds
         )
         status = ("error" if f.job_error else "complete") if done else "running"
         data: dict[str, Any] = {"project": {"id": job.project_id}}
@@ -357,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             parse_qs(parts.query),
             dict(self.headers.items()),
             body,
-            time.time(),
+            self.emulator.clock(),
         )
         self.emulator.requests.append(recorded)
         return recorded
