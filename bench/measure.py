@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+LAUNCH = ROOT / "bench" / "launch.py"
 PYTHON = sys.executable
 MIB = 1 << 20
 
@@ -38,22 +39,32 @@ def run_process(
     cwd: Path = ROOT,
     check: bool = True,
 ) -> Measured:
-    """Run ``argv`` to its end; its peak RSS comes from ``wait4``'s rusage (children of
-    the process are not included, so the emulator never counts)."""
-    with tempfile.TemporaryFile("w+") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            list(argv), cwd=cwd, env=None if env is None else dict(env), stdout=out
+    """Run ``argv`` to its end. It is started by bench/launch.py, a small process of its
+    own, which reports the time from its fork to its end and its peak RSS and CPU from
+    ``wait4``'s rusage: those of the process and of the children it waited for (the
+    emulator is never one), never the bench's own (see bench/launch.py for why)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.NamedTemporaryFile("r") as report:
+        process = subprocess.run(
+            [PYTHON, "-I", "-S", str(LAUNCH), report.name, *argv],
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdout=out,
+            check=False,
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         stdout = out.read()
-    if check and process.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} exited {process.returncode}: {stdout[-2000:]}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Measured(seconds, usage.ru_maxrss * 1024, cpu, process.returncode, stdout)
+        fields = report.read().split()
+    if process.returncode != 0 or len(fields) != 4:
+        raise RuntimeError(f"bench/launch.py failed ({process.returncode}) for {argv[:3]}")
+    seconds, max_rss, cpu, exit_code = (
+        float(fields[0]),
+        int(fields[1]),
+        float(fields[2]),
+        int(fields[3]),
+    )
+    if check and exit_code != 0:
+        raise RuntimeError(f"{argv[:3]} exited {exit_code}: {stdout[-2000:]}")
+    return Measured(seconds, max_rss, cpu, exit_code, stdout)
 
 
 def alternate(
