@@ -1,7 +1,7 @@
 """``make bench``: measure the action side by side with the tools it competes with, print
 the tables and write them to bench/results.md (the README's "Performance" section).
 
-    .venv/bin/python -m bench                 # everything, about 3 minutes
+    .venv/bin/python -m bench                 # everything, about 5 minutes
     .venv/bin/python -m bench download memory # only these benchmarks
     .venv/bin/python -m bench --quick         # sizes / 16, 3 runs: a try-out, not published
 
