@@ -42,7 +42,7 @@ unit: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/pytest
 
 ## Measure speed, memory, waits and start-up side by side; writes bench/results.md
-## (about 3 minutes; not part of `make test`).
+## (about 5 minutes; not part of `make test`).
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 

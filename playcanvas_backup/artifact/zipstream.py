@@ -109,6 +109,14 @@ class StoredZip:
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` next bytes of the zip (fewer only at its end)."""
+        if not self._head and self._left >= n:
+            # Between the headers, a block is the archive's own bytes: hand them on as
+            # read, without copying them again.
+            chunk = self._data.read(n)
+            if len(chunk) != n:
+                raise OSError("the archive is shorter than when it was downloaded")
+            self._left -= n
+            return chunk
         out = bytearray()
         if self._head:
             out += self._head[:n]
