@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.measure import ROOT
+from bench.measure import ROOT, stop_helper
 
 
 @dataclass
@@ -61,13 +61,7 @@ def artifact_service() -> Iterator[Artifacts]:
         }
         service.problems = [str(p) for p in report.get("problems", ["no report"])]
     finally:
-        if not process.stdin.closed:
-            process.stdin.close()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_helper(process)
 
 
 def main() -> int:

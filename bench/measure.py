@@ -102,3 +102,15 @@ def mib(size: float) -> str:
 
 def rate(size: int, seconds: float) -> str:
     return f"{size / MIB / seconds:.0f} MiB/s"
+
+
+def stop_helper(process: subprocess.Popen[str]) -> None:
+    """End a helper process started with a stdin pipe: close stdin (its signal to stop),
+    then wait, killing it if it does not end in time."""
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from bench.measure import ROOT
+from bench.measure import ROOT, stop_helper
 from tests.emulator import Emulator
 
 #: High enough that no benchmark run ever waits for a rate-limit window.
@@ -55,12 +55,7 @@ def serving(sizes: Mapping[int, int]) -> Iterator[Served]:
         sizes = {int(pid): int(size) for pid, size in info["sizes"].items()}
         yield Served(str(info["api_url"]), str(info["token"]), urls, sizes)
     finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_helper(process)
 
 
 def signed_url(api_url: str, token: str, project_id: int) -> str:
