@@ -120,14 +120,16 @@ class Settings:
     poll_interval: float
     max_poll_interval: float
     verify: bool
-    upload_artifact: bool
     retention_days: int | None
     overwrite: bool
-    allow_public_repository: bool
     api_url: str
     in_github_actions: bool
+    #: Set when the archives are to be uploaded as artifacts.
     artifact_runtime: ArtifactRuntime | None
-    debug: bool
+
+    @property
+    def upload_artifact(self) -> bool:
+        return self.artifact_runtime is not None
 
 
 def raw_inputs(env: Mapping[str, str], flags: Mapping[str, str | None]) -> dict[str, str]:
@@ -223,14 +225,11 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         poll_interval=poll_interval,
         max_poll_interval=max_poll_interval,
         verify=_boolean("verify", text("verify")),
-        upload_artifact=upload,
         retention_days=_retention(text("retention-days")),
         overwrite=_boolean("overwrite", text("overwrite")),
-        allow_public_repository=allow_public,
         api_url=_api_url(text("api-url")),
         in_github_actions=in_actions,
         artifact_runtime=runtime if upload else None,
-        debug=env.get("RUNNER_DEBUG") == "1",
     )
 
 
