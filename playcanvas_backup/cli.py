@@ -81,8 +81,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         workflow.error(str(exc), title=exc.title)
         return EXIT_FAILED
 
-    workflow.set_outputs(report.outputs(results, settings.workspace))
-    workflow.summary(report.summary(results, settings.workspace))
+    workflow.set_outputs(report.outputs(results, settings.workspace, secrets=workflow.secrets))
+    workflow.summary(report.summary(results, settings.workspace, secrets=workflow.secrets))
     for result in results:
         if result.error:
             workflow.error(

@@ -41,6 +41,19 @@ class ApiError(BackupError):
         self.status = status
 
 
+class ApiUnreachable(BackupError):
+    """The API cannot be reached in a way retrying won't mend: its certificate is not
+    trusted, or its URL cannot be used."""
+
+    title = "PlayCanvas API unreachable"
+
+
+class RateLimitPastDeadline(BackupError):
+    """PlayCanvas's rate limit resets only after the caller's deadline: waiting is futile."""
+
+    title = "PlayCanvas rate limit"
+
+
 class TransientError(BackupError):
     """A fault worth retrying: a 5xx answer, a dropped or timed-out connection."""
 

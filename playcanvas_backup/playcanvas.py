@@ -3,12 +3,21 @@
 The token is sent only to the API host, never on a redirect. Each response's
 ``X-RateLimit-*`` headers are remembered per kind of route, and a request that would go
 over the limit waits for the window to reset instead. 429, 5xx and connection faults are
-retried with backoff (a 429 waits for ``Retry-After`` or the window's reset); other errors
-are final and carry PlayCanvas's own message plus what to check.
+retried with backoff (a 429 waits for ``Retry-After`` or the window's reset, and at least
+the backoff); other errors are final and carry PlayCanvas's own message plus what to check.
+
+Whoever answers may be hostile, so everything is bounded: no wait goes past the caller's
+deadline (a rate limit that resets after it fails the call at once), at most
+``MAX_RATE_LIMITED`` 429s in a row, bodies of at most ``MAX_BODY`` bytes, at most
+``MAX_PAGES`` pages of branches, each with a branch not seen before. An untrusted
+certificate or an unusable URL is final. PlayCanvas's error texts are quoted cleaned
+(:func:`untrusted.clean`), with the token redacted.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +26,8 @@ from typing import Any, Literal
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from . import ratelimit
-from .errors import ApiError, RateLimited, TransientError
+from . import ratelimit, untrusted
+from .errors import ApiError, ApiUnreachable, RateLimited, RateLimitPastDeadline, TransientError
 from .retries import announce_retry
 
 Kind = Literal["strict", "normal"]
@@ -29,6 +38,14 @@ NORMAL: Kind = "normal"
 API_TIMEOUT = (10.0, 60.0)
 #: Failed attempts (5xx, connection) before an API call gives up.
 MAX_ATTEMPTS = 6
+#: 429s in a row before an API call gives up, however short the waits they ask for.
+MAX_RATE_LIMITED = 10
+#: The largest API answer read, bytes (a page of branches is a few KiB).
+MAX_BODY = 4 << 20
+#: Pages of the branch list followed (50 branches a page: 5,000 branches).
+MAX_PAGES = 100
+#: The largest job id believed (PlayCanvas's ids are 64-bit integers).
+_MAX_ID = (1 << 63) - 1
 _BACKOFF = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
 
 
@@ -47,7 +64,7 @@ class ExportJob:
 
     @classmethod
     def from_json(cls, body: Any) -> ExportJob:
-        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        if not isinstance(body, dict) or not _is_id(body.get("id")):
             raise ApiError(
                 "PlayCanvas answered with something that is not an export job.", status=200
             )
@@ -127,10 +144,21 @@ class PlayCanvasApi:
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def list_branches(self, project_id: int, *, deadline: float) -> list[Branch]:
-        """Every open branch of a project, following the pages (``?skip=<last id>``)."""
+        """Every open branch of a project, following the pages (``?skip=<last id>``).
+
+        At most ``MAX_PAGES`` pages, each bringing a branch not seen before, within the
+        deadline: a list that never ends is an error, not a hang.
+        """
         branches: list[Branch] = []
+        seen: set[str] = set()
         skip: str | None = None
-        while True:
+        for _ in range(MAX_PAGES):
+            if self._clock() > deadline:
+                raise ApiError(
+                    f"Listing the branches of project {project_id} took longer than the "
+                    f"timeout ({len(seen)} branches so far).",
+                    status=200,
+                )
             request = _Request(
                 NORMAL,
                 "GET",
@@ -147,25 +175,50 @@ class PlayCanvasApi:
                     "unexpected shape.",
                     status=200,
                 )
-            branches += [
-                Branch(id=str(item["id"]), name=str(item.get("name") or item["id"]))
-                for item in page
-                if isinstance(item, dict) and "id" in item and not item.get("closed")
+            ids = [_branch_id(item) for item in page]
+            new = [
+                (item, id_) for item, id_ in zip(page, ids, strict=True) if id_ and id_ not in seen
             ]
+            branches += [
+                Branch(id=id_, name=_branch_name(item, id_))
+                for item, id_ in new
+                if not item.get("closed")
+            ]
+            seen.update(id_ for _, id_ in new)
             pagination = body.get("pagination")
             has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
-            last = page[-1].get("id") if page and isinstance(page[-1], dict) else None
-            if not has_more or last is None or str(last) == skip:
+            last = ids[-1] if ids else None
+            if not has_more or last is None:
                 return branches
-            skip = str(last)
+            if not new:
+                raise ApiError(
+                    f"PlayCanvas kept listing branches of project {project_id} it had "
+                    f"listed before ({len(seen)} branches); the list never ends, so it "
+                    "was cut off. Try again later.",
+                    status=200,
+                )
+            skip = last
+        raise ApiError(
+            f"PlayCanvas still had more branches of project {project_id} after "
+            f"{MAX_PAGES} pages ({len(seen)} branches); the list was cut off there. "
+            "Export a branch by name with 'branch' instead of 'all-branches'.",
+            status=200,
+        )
 
     def _call(self, request: _Request, *, deadline: float) -> Any:
+        rate_limited = 0
+
         def stop(state: RetryCallState) -> bool:
+            nonlocal rate_limited
+            failure = state.outcome.exception() if state.outcome else None
+            rate_limited = rate_limited + 1 if isinstance(failure, RateLimited) else 0
             if self._clock() + (state.upcoming_sleep or 0) > deadline:
                 return True
-            failure = state.outcome.exception() if state.outcome else None
-            # Waiting out a rate limit is not a failed attempt; only the deadline ends it.
-            return not isinstance(failure, RateLimited) and state.attempt_number >= MAX_ATTEMPTS
+            if rate_limited:
+                # Waiting out a rate limit is not a failed attempt, but a server that
+                # keeps answering 429 is not waited on for ever.
+                return rate_limited >= MAX_RATE_LIMITED
+            return state.attempt_number >= MAX_ATTEMPTS
 
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
@@ -175,12 +228,18 @@ class PlayCanvasApi:
             before_sleep=announce_retry(self._log),
             reraise=True,
         )
-        return retrying(self._send, request)
+        return retrying(self._send, request, deadline)
 
-    def _send(self, request: _Request) -> Any:
+    def _send(self, request: _Request, deadline: float) -> Any:
         kind, what = request.kind, request.what
         wait = self.ready_in(kind)
         if wait > 0:
+            if self._clock() + wait > deadline:
+                raise RateLimitPastDeadline(
+                    f"{what}: PlayCanvas's {kind} rate limit resets in {wait:.0f} s, after "
+                    f"this archive's timeout (in {max(0.0, deadline - self._clock()):.0f} s), "
+                    "so it was not waited for. Raise 'timeout', or run the backup later."
+                )
             self._log(f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset")
             self._sleep(wait)
         self._windows[kind] = self._windows[kind].spend()
@@ -194,24 +253,42 @@ class PlayCanvasApi:
                 headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
                 timeout=API_TIMEOUT,
                 allow_redirects=False,
+                stream=True,
             )
+        except requests.exceptions.SSLError as exc:
+            raise ApiUnreachable(
+                f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
+                "This is final; check api-url and this machine's CA certificates."
+            ) from exc
+        except (
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidHeader,
+        ) as exc:
+            raise ApiUnreachable(
+                f"{what}: the request could not be made ({type(exc).__name__}). "
+                "This is final; check api-url."
+            ) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(
                 f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
             ) from exc
-        now = self._clock()
-        window = ratelimit.window_from_headers(response.headers, now)
-        if window is not None:
-            self._windows[kind] = window
-        status = response.status_code
+        with response:
+            now = self._clock()
+            window = ratelimit.window_from_headers(response.headers, now)
+            if window is not None:
+                self._windows[kind] = window
+            status = response.status_code
+            body = self._read(response, what, deadline)
         if 200 <= status < 300:
             try:
-                return response.json()
-            except ValueError as exc:
+                return json.loads(body)
+            except (ValueError, RecursionError) as exc:
                 raise TransientError(
                     f"{what}: PlayCanvas answered {status} with a body that is not JSON"
                 ) from exc
-        message = _error_message(response)
+        message = self._error_message(body, response.reason)
         if status == 429:
             raise RateLimited(
                 f"{what}: rate limited by PlayCanvas (429 {message})",
@@ -223,6 +300,40 @@ class PlayCanvasApi:
             f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
             status=status,
         )
+
+    def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
+        """The body, refused past ``MAX_BODY`` bytes (decoded) or past the deadline."""
+        too_big = ApiError(
+            f"{what}: PlayCanvas answered with more than {MAX_BODY >> 20} MiB; an API "
+            "answer is a few KiB, so it was refused.",
+            status=response.status_code,
+        )
+        declared = response.headers.get("Content-Length", "").strip()
+        if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 12 or int(declared) > MAX_BODY):
+            raise too_big
+        body = bytearray()
+        try:
+            for chunk in response.iter_content(chunk_size=64 << 10):
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise too_big
+                if self._clock() > deadline:
+                    raise TransientError(f"{what}: PlayCanvas's answer took past the timeout")
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"{what}: PlayCanvas's answer broke off ({type(exc).__name__})"
+            ) from exc
+        return bytes(body)
+
+    def _error_message(self, body: bytes, reason: str | None) -> str:
+        """PlayCanvas's own ``{"error": "..."}`` text, else the HTTP reason, cleaned."""
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+            return f'"{untrusted.clean(parsed["error"], secrets=[self._token])}"'
+        return untrusted.clean(reason or "(no message)", secrets=[self._token])
 
 
 @dataclass(frozen=True)
@@ -246,21 +357,38 @@ def _project_hint(project_id: int) -> str:
 
 
 def _wait(state: RetryCallState) -> float:
+    """The backoff; a 429 waits as long as it asks, but never less than the backoff
+    (``Retry-After: 0`` must not turn into a storm of requests)."""
+    backoff = float(_BACKOFF(state))
     failure = state.outcome.exception() if state.outcome else None
     if isinstance(failure, RateLimited) and failure.retry_after is not None:
-        return failure.retry_after
-    return float(_BACKOFF(state))
+        return max(failure.retry_after, backoff)
+    return backoff
 
 
-def _error_message(response: requests.Response) -> str:
-    """PlayCanvas's own ``{"error": "..."}`` text, else the HTTP reason."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f'"{body["error"]}"'
-    return response.reason or "(no message)"
+def _is_id(value: object) -> bool:
+    return type(value) is int and 0 < value <= _MAX_ID
+
+
+def _branch_id(item: object) -> str | None:
+    """A listed branch's id as text, or None when the item is not a usable branch."""
+    if not isinstance(item, dict):
+        return None
+    value = item.get("id")
+    if _is_id(value) or (isinstance(value, str) and 0 < len(value) <= 128):
+        return str(value)
+    return None
+
+
+def _branch_name(item: dict[str, Any], branch_id: str) -> str:
+    name = item.get("name")
+    return name if isinstance(name, str) and name else branch_id
+
+
+def _tls_reason(exc: requests.exceptions.SSLError) -> str:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate" in str(exc).lower():
+        return "its certificate is not trusted"
+    return "TLS handshake failed"
 
 
 def _hint(status: int, not_found: str) -> str:

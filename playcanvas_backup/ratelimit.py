@@ -3,16 +3,29 @@
 PlayCanvas sends ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (the window's reset, UTC epoch seconds) on each response, per
 token and per kind of route (``strict`` for exports, ``normal`` for the rest).
+
+Headers come from whoever answers, so a number counts only when it is plain ASCII
+digits (an optional fraction) within sane bounds; ``nan``, ``1e400``, ``-5`` or ``²``
+count as not sent. What is left is finite: the caller still holds every wait against its
+own deadline.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 # A reset value below this is a number of seconds from now, not an epoch time.
 _EPOCH_THRESHOLD = 1_000_000_000
+#: The largest request count believed (a limit or what remains of it).
+MAX_COUNT = 1_000_000
+#: The latest reset believed, as epoch seconds (about the year 5138); later is nonsense.
+MAX_EPOCH = 100_000_000_000
+_NUMBER = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+#: Longer header values are not parsed at all (an HTTP date is 29 characters).
+_MAX_HEADER = 64
 
 
 @dataclass(frozen=True)
@@ -38,27 +51,26 @@ class Window:
 
 def window_from_headers(headers: Mapping[str, str], now: float) -> Window | None:
     """The window described by a response's ``X-RateLimit-*`` headers, if it has them."""
-    remaining = _number(headers.get("X-RateLimit-Remaining"))
+    remaining = _count(headers.get("X-RateLimit-Remaining"))
     if remaining is None:
         return None
-    limit = _number(headers.get("X-RateLimit-Limit"))
     return Window(
-        limit=int(limit) if limit is not None else None,
-        remaining=int(remaining),
+        limit=_count(headers.get("X-RateLimit-Limit")),
+        remaining=remaining,
         reset_at=_reset_at(headers.get("X-RateLimit-Reset"), now),
     )
 
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """How long a 429 asks us to wait: ``Retry-After``, else the window's reset, else unknown."""
+    """How long a 429 asks us to wait: ``Retry-After``, else the window's reset, else unknown.
+
+    A wait in the past is 0; the caller decides the least it waits anyway.
+    """
     value = headers.get("Retry-After")
     if value:
         seconds = _number(value)
         if seconds is None:
-            try:
-                seconds = parsedate_to_datetime(value).timestamp() - now
-            except (TypeError, ValueError):
-                seconds = None
+            seconds = _http_date(value, now)
         if seconds is not None:
             return max(0.0, seconds)
     reset_at = _reset_at(headers.get("X-RateLimit-Reset"), now)
@@ -67,15 +79,32 @@ def retry_after(headers: Mapping[str, str], now: float) -> float | None:
 
 def _reset_at(value: str | None, now: float) -> float | None:
     reset = _number(value)
-    if reset is None:
+    if reset is None or reset > MAX_EPOCH:
         return None
     return reset if reset >= _EPOCH_THRESHOLD else now + reset
 
 
+def _count(value: str | None) -> int | None:
+    number = _number(value)
+    if number is None or number != int(number) or number > MAX_COUNT:
+        return None
+    return int(number)
+
+
 def _number(value: str | None) -> float | None:
-    if value is None:
+    """A header's plain, non-negative decimal number; None for anything else."""
+    if value is None or len(value) > _MAX_HEADER:
+        return None
+    text = value.strip()
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def _http_date(value: str, now: float) -> float | None:
+    """Seconds from ``now`` to an HTTP date (negative when past); None if it is not one."""
+    if len(value) > _MAX_HEADER:
         return None
     try:
-        return float(value.strip())
-    except ValueError:
+        moment = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return moment - now if 0 <= moment <= MAX_EPOCH else None

@@ -1,14 +1,24 @@
 """What a run tells its users: one result per requested archive, the step outputs and the
-step summary. Pure functions of the results."""
+step summary. Pure functions of the results.
+
+Branch names and error texts come (in part) from PlayCanvas: in the outputs they are
+cleaned by :func:`untrusted.clean`, in the summary shown as code spans; ``secrets`` are
+redacted from both.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import untrusted
 from .units import human_duration, human_size
+
+#: GitHub refuses a step summary over 1 MiB; rows past this many bytes are left out.
+SUMMARY_LIMIT = 1_000_000
 
 
 @dataclass
@@ -41,10 +51,13 @@ def shown_path(path: Path, workspace: Path) -> str:
         return str(path)
 
 
-def outputs(results: list[ArchiveResult], workspace: Path) -> dict[str, str]:
+def outputs(
+    results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[str] = ()
+) -> dict[str, str]:
     """The step outputs; ``path``/``sha256``/``size``/``job-id`` describe the first archive
     that was saved, ``artifact-*`` the first that was uploaded."""
-    entries = [_entry(result, workspace) for result in results]
+    secrets = tuple(secrets)
+    entries = [_entry(result, workspace, secrets) for result in results]
     values: dict[str, str] = {}
     first = next((e for e, r in zip(entries, results, strict=True) if r.archived), None)
     if first is not None:
@@ -62,10 +75,10 @@ def outputs(results: list[ArchiveResult], workspace: Path) -> dict[str, str]:
     return values
 
 
-def _entry(result: ArchiveResult, workspace: Path) -> dict[str, Any]:
+def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> dict[str, Any]:
     return {
         "project_id": result.project_id,
-        "branch": result.branch,
+        "branch": untrusted.clean(result.branch, secrets=secrets),
         "branch_id": result.branch_id,
         "job_id": result.job_id,
         "path": shown_path(result.path, workspace) if result.path else None,
@@ -73,12 +86,17 @@ def _entry(result: ArchiveResult, workspace: Path) -> dict[str, Any]:
         "size": result.size,
         "artifact_id": result.artifact_id,
         "artifact_url": result.artifact_url,
-        "error": result.error,
+        "error": (
+            untrusted.clean(result.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
+            if result.error is not None
+            else None
+        ),
     }
 
 
-def summary(results: list[ArchiveResult], workspace: Path) -> str:
+def summary(results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[str] = ()) -> str:
     """The step summary: a Markdown table, one row per archive, failures with their reason."""
+    secrets = tuple(secrets)
     saved = sum(1 for r in results if r.archived and not r.error)
     lines = [
         "### PlayCanvas backup",
@@ -89,27 +107,33 @@ def summary(results: list[ArchiveResult], workspace: Path) -> str:
         "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
         "| --- | --- | --- | ---: | --- | ---: | --- |",
     ]
-    for r in results:
-        archive = f"`{shown_path(r.path, workspace)}`" if r.path else "-"
-        if r.error:
-            archive = (archive + "<br>" if r.path else "") + f"❌ {_cell(r.error)}"
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    str(r.project_id),
-                    _cell(r.branch),
-                    archive,
-                    human_size(r.size) if r.size is not None else "-",
-                    f"`{r.sha256}`" if r.sha256 else "-",
-                    human_duration(r.seconds) if r.seconds is not None else "-",
-                    f"[{r.artifact_id}]({r.artifact_url})" if r.artifact_url else "-",
-                ]
-            )
-            + " |"
-        )
+    size = sum(len(line.encode()) + 1 for line in lines)
+    for index, r in enumerate(results):
+        row = _row(r, workspace, secrets)
+        size += len(row.encode()) + 1
+        if size > SUMMARY_LIMIT:
+            lines += ["", f"{len(results) - index} more archives: see the `archives` output."]
+            break
+        lines.append(row)
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
+    archive = _code(shown_path(r.path, workspace), secrets) if r.path else "-"
+    if r.error:
+        error = untrusted.clean(r.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
+        archive = (archive + "<br>" if r.path else "") + f"❌ {untrusted.markdown_code(error)}"
+    cells = [
+        str(r.project_id),
+        _code(r.branch, secrets),
+        archive,
+        human_size(r.size) if r.size is not None else "-",
+        f"`{r.sha256}`" if r.sha256 else "-",
+        human_duration(r.seconds) if r.seconds is not None else "-",
+        f"[{r.artifact_id}]({r.artifact_url})" if r.artifact_url else "-",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _code(text: str, secrets: tuple[str, ...]) -> str:
+    return untrusted.markdown_code(untrusted.clean(text, secrets=secrets)) or "-"

@@ -7,8 +7,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from playcanvas_backup.errors import ApiError, RateLimited, TransientError
-from playcanvas_backup.playcanvas import MAX_ATTEMPTS, STRICT, PlayCanvasApi
+from playcanvas_backup.errors import (
+    ApiError,
+    ApiUnreachable,
+    BackupError,
+    RateLimited,
+    RateLimitPastDeadline,
+    TransientError,
+)
+from playcanvas_backup.playcanvas import (
+    MAX_ATTEMPTS,
+    MAX_BODY,
+    MAX_PAGES,
+    MAX_RATE_LIMITED,
+    STRICT,
+    ExportJob,
+    PlayCanvasApi,
+)
 from tests.emulator import Emulator
 
 
@@ -65,14 +80,80 @@ def test_reports_when_the_strict_window_has_room(pc: Emulator) -> None:
     assert 0 < api.ready_in(STRICT) <= 1.0
 
 
-def test_a_429_waits_as_long_as_retry_after_says(pc: Emulator) -> None:
+def test_a_429_is_retried_after_a_short_wait(pc: Emulator) -> None:
     job = client(pc).start_export(7, branch_id=None, deadline=later())
     pc.faults.rate_limited = 1
     sleeps = Sleeps()
 
     assert client(pc, sleeps).get_job(job.id, deadline=later()).id == job.id
-    assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 1
+    assert len(sleeps.waits) == 1 and 1 <= sleeps.waits[0] <= 2  # Retry-After 1, backoff 1-2
     assert len(pc.api_requests("GET")) == 2
+
+
+def test_a_429_waits_as_long_as_retry_after_says(pc: Emulator) -> None:
+    pc.hostile.always_429 = {"Retry-After": "45"}
+    sleeps = Sleeps()
+
+    with pytest.raises(RateLimited):
+        client(pc, sleeps).get_job(1, deadline=later(600))
+
+    assert sleeps.waits[0] == 45
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["0", "-3", "nan", "1e400", "\u00b2", "Thu, 01 Jan 1970 00:00:00 GMT"]
+)
+def test_a_429_waits_at_least_the_growing_backoff(pc: Emulator, retry_after: str) -> None:
+    pc.hostile.always_429 = {"Retry-After": retry_after}
+    sleeps = Sleeps()
+
+    with pytest.raises(RateLimited):
+        client(pc, sleeps).get_job(1, deadline=later(3600))
+
+    assert len(pc.api_requests()) == MAX_RATE_LIMITED
+    assert all(wait >= 1 for wait in sleeps.waits)
+    assert sleeps.waits[-1] > 8
+
+
+def test_a_reset_past_the_deadline_fails_without_waiting(pc: Emulator) -> None:
+    pc.hostile.api_headers = {
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(time.time()) + 86_400),
+    }
+    sleeps = Sleeps()
+    api = client(pc, sleeps)
+    job = api.start_export(7, branch_id=None, deadline=later())
+    api.get_job(job.id, deadline=later())
+
+    with pytest.raises(RateLimitPastDeadline, match="rate limit resets in 86[0-9]{3} s"):
+        api.get_job(job.id, deadline=later(600))
+
+    assert sleeps.waits == []
+    assert len(pc.api_requests()) == 2
+
+
+def test_a_reset_within_the_deadline_is_waited_for(pc: Emulator) -> None:
+    pc.hostile.api_headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}
+    sleeps = Sleeps()
+    api = client(pc, sleeps)
+    job = api.start_export(7, branch_id=None, deadline=later())
+    api.get_job(job.id, deadline=later())
+    api.get_job(job.id, deadline=later(600))
+
+    assert len(sleeps.waits) == 1 and 29 <= sleeps.waits[0] <= 30
+
+
+@pytest.mark.parametrize(
+    "api_url", ["ftp://127.0.0.1/api", "http://127.0.0.1:99999/api", "http://[::1/api"]
+)
+def test_an_unusable_url_is_final(api_url: str) -> None:
+    sleeps = Sleeps()
+    api = PlayCanvasApi(api_url, "token-xyz", sleep=sleeps, clock=sleeps.clock)
+
+    with pytest.raises(ApiUnreachable, match="final"):
+        api.get_job(1, deadline=later())
+
+    assert sleeps.waits == []
 
 
 def test_a_429_that_outlasts_the_deadline_gives_up(pc: Emulator) -> None:
@@ -115,3 +196,77 @@ def test_lists_branches_across_pages_without_closed_ones(pc: Emulator) -> None:
 
     assert [b.name for b in branches] == ["b0", "b1", "b3", "b4"]
     assert len(pc.api_requests("GET", "/branches")) == 3
+
+
+# -- a hostile API ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["new", "alternating"])
+def test_a_branch_list_that_never_ends_is_an_error(pc: Emulator, mode: str) -> None:
+    pc.hostile.endless_branches = mode
+
+    with pytest.raises(ApiError, match="branches of project 7"):
+        client(pc).list_branches(7, deadline=later())
+
+    assert len(pc.api_requests()) == (MAX_PAGES if mode == "new" else 3)
+
+
+def test_the_branch_list_stops_at_the_deadline(pc: Emulator) -> None:
+    pc.hostile.endless_branches = "new"
+    start = time.time()
+
+    def clock() -> float:  # every page takes five seconds
+        return start + 5 * len(pc.api_requests())
+
+    api = PlayCanvasApi(pc.api_url, pc.token, sleep=Sleeps(), clock=clock)
+    with pytest.raises(BackupError, match="timeout"):
+        api.list_branches(7, deadline=start + 30)
+
+    assert len(pc.api_requests()) < 10
+
+
+def test_an_answer_over_the_size_cap_is_refused(pc: Emulator) -> None:
+    pc.hostile.huge_body = MAX_BODY + 1
+
+    with pytest.raises(ApiError, match="more than 4 MiB"):
+        client(pc).get_job(1, deadline=later())
+
+    assert len(pc.api_requests()) == 1
+
+
+def test_an_answer_within_the_size_cap_is_read(pc: Emulator) -> None:
+    pc.hostile.huge_body = MAX_BODY
+
+    with pytest.raises(ApiError, match="not an export job"):
+        client(pc).get_job(1, deadline=later())
+
+
+def test_a_token_echoed_in_an_error_is_redacted(pc: Emulator) -> None:
+    pc.hostile.error_status = 403
+    pc.hostile.error_text = "bad token {token}"
+    pc.hostile.error_count = 1
+
+    with pytest.raises(ApiError) as failure:
+        client(pc).get_job(1, deadline=later())
+
+    assert '"bad token ***"' in str(failure.value)
+    assert pc.token not in str(failure.value)
+
+
+def test_an_error_text_is_quoted_on_one_line_and_capped(pc: Emulator) -> None:
+    pc.hostile.error_status = 400
+    pc.hostile.error_text = "line one\n::warning::x " + "y" * 5000
+    pc.hostile.error_count = 1
+
+    with pytest.raises(ApiError) as failure:
+        client(pc).get_job(1, deadline=later())
+
+    message = str(failure.value)
+    assert "line one\\n::warning::x yyy" in message and "\n" not in message
+    assert len(message) < 600
+
+
+@pytest.mark.parametrize("job_id", [True, 0, -4, 1 << 64, "12", 1.5])
+def test_a_job_id_that_is_not_a_plain_id_is_refused(job_id: object) -> None:
+    with pytest.raises(ApiError, match="not an export job"):
+        ExportJob.from_json({"id": job_id, "status": "running"})

@@ -1,5 +1,5 @@
 """A PlayCanvas REST API emulator for tests and the demo (loopback only)."""
 
-from .server import Emulator, Faults, Recorded, running
+from .server import Emulator, Faults, Hostile, Recorded, running
 
-__all__ = ["Emulator", "Faults", "Recorded", "running"]
+__all__ = ["Emulator", "Faults", "Hostile", "Recorded", "running"]

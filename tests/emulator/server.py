@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,7 @@ class Emulator:
         #: The emulator's time (job completion, rate-limit windows, ``Recorded.at``).
         self.clock = clock
         self.faults = Faults()
+        self.hostile = Hostile()
         self.requests: list[Recorded] = []
         #: How many requests were answered 429 because the rate limit was used up.
         self.over_limit = 0
@@ -307,6 +308,8 @@ class Emulator:
         project = self._projects.get(project_id)
         if project is None:
             return 404, {"error": "Project not found"}
+        if self.hostile.endless_branches:
+            return 200, _endless_page(self.hostile.endless_branches, skip)
         listed = project.branches
         start = 0
         if skip:
@@ -400,7 +403,10 @@ class _ApiHandler(_Handler):
         if faults.missing_scope:
             self._json(401, {"error": "Token does not have required scope"})
             return
+        if _hostile_answer(self, request):
+            return
         allowed, rate_headers = emulator._rate_headers(kind)
+        rate_headers.update(emulator.hostile.api_headers)
         if not allowed:
             self._json(429, {"error": "Too many requests"}, rate_headers)
             return
@@ -498,6 +504,71 @@ class _DownloadHandler(_Handler):
             time.sleep(0.1)
 
 
+# -- hostile switches ---------------------------------------------------------------------------
+# A PlayCanvas that attacks its client (issue 9): text meant to be run as workflow commands,
+# numbers meant to crash or stall, pages that never end, bodies that never end. Kept apart
+# from the ordinary faults above.
+
+
+@dataclass
+class Hostile:
+    """Switches for a hostile API. Empty/None = off."""
+
+    #: Headers added to (or replacing) every API answer, e.g. ``X-RateLimit-Reset: 1e400``.
+    api_headers: dict[str, str] = field(default_factory=dict)
+    #: Every API request answers 429 with these headers (e.g. ``Retry-After: 0``).
+    always_429: dict[str, str] | None = None
+    #: The next ``error_count`` API requests answer ``error_status`` with ``error_text``
+    #: as PlayCanvas's ``{"error": ...}``; ``{token}`` in it becomes the token sent.
+    error_status: int = 503
+    error_text: str = ""
+    error_count: int = 0
+    #: The branches list says ``hasMore`` for ever: "new" ids on every page, or
+    #: "alternating" between two pages.
+    endless_branches: str | None = None
+    #: Every API answer is 200 with a JSON body of this many bytes (mostly blanks).
+    huge_body: int | None = None
+
+
+def _hostile_answer(handler: _ApiHandler, request: Recorded) -> bool:
+    """Answer ``request`` the hostile way when a switch says so; return whether it did."""
+    hostile = handler.emulator.hostile
+    if hostile.always_429 is not None:
+        handler._json(429, {"error": "Too many requests"}, hostile.always_429)
+        return True
+    if hostile.error_count > 0:
+        hostile.error_count -= 1
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        text = hostile.error_text.replace("{token}", token)
+        handler._json(hostile.error_status, {"error": text})
+        return True
+    if hostile.huge_body is not None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(hostile.huge_body))
+        handler.end_headers()
+        # Valid JSON in the end: blanks, then an empty object.
+        chunk = b" " * (1 << 16)
+        left = hostile.huge_body - 2
+        with contextlib.suppress(OSError):
+            while left > 0:
+                handler.wfile.write(chunk[: min(left, len(chunk))])
+                left -= min(left, len(chunk))
+            handler.wfile.write(b"{}")
+        handler.close_connection = True
+        return True
+    return False
+
+
+def _endless_page(mode: str, skip: str | None) -> dict[str, Any]:
+    if mode == "alternating":
+        number = 2 if skip == "branch-1" else 1
+    else:
+        number = int(skip.removeprefix("branch-")) + 1 if skip else 1
+    branch = {"id": f"branch-{number}", "name": f"b{number}", "closed": False}
+    return {"result": [branch], "pagination": {"hasMore": True}}
+
+
 @contextlib.contextmanager
 def running(**options: Any) -> Iterator[Emulator]:
     """``with running() as pc:`` starts an emulator and stops it afterwards."""
@@ -506,4 +577,4 @@ def running(**options: Any) -> Iterator[Emulator]:
         yield emulator
 
 
-__all__ = ["Emulator", "Faults", "Recorded", "running"]
+__all__ = ["Emulator", "Faults", "Hostile", "Recorded", "running"]

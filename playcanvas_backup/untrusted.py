@@ -1,0 +1,94 @@
+"""The one rule for text from outside: neutralised where it is printed, not where it is read.
+
+Branch and project names, PlayCanvas's error texts and job messages, headers: anyone who
+can edit a PlayCanvas project, or answer in PlayCanvas's place, chooses them. Before such
+text reaches the log, an annotation, an output or the summary, :func:`clean` makes it
+
+* one line: control characters (CR, LF, the Unicode line and paragraph separators,
+  bidirectional overrides, ...) are shown as escapes such as ``\\n``, so no line of the
+  log can start with ``::``; the runner's legacy ``##[command]`` syntax, which it finds
+  anywhere in a line, is broken up too;
+* free of secrets: the token and every other registered secret, any URL's query (a signed
+  URL's signature) and a ``Bearer`` credential become ``***``;
+* short: capped at a few hundred characters, ending in ``...``.
+
+:func:`markdown_code` then shows cleaned text in the step summary as a code span, where
+Markdown, raw HTML, links and images are inert.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+#: What a secret, a query or a credential is replaced with (the runner's own mask).
+REDACTED = "***"
+#: The cap on one field from outside (a branch name, PlayCanvas's error text).
+MAX_FIELD = 300
+#: The cap on one whole message: our words around the fields from outside.
+MAX_MESSAGE = 1000
+#: Secrets shorter than this are not searched for (they would garble ordinary words).
+_MIN_SECRET = 4
+
+_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#\"'<>`]*)\?[^\s#\"'<>`]*")
+_BARE_QUERY = re.compile(r"\?[\w.~-]+=[^\s#\"'<>`]*")
+_BEARER = re.compile(r"(\bBearer\s+)[^\s\"'<>`]+", re.IGNORECASE)
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: Control, format (bidi overrides, zero-width), separator and surrogate characters.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def clean(text: str, *, secrets: Iterable[str] = (), limit: int | None = MAX_FIELD) -> str:
+    """``text`` made safe to print or write anywhere (see the module's docstring).
+
+    >>> clean("feature\\n::stop-commands::x")
+    'feature\\\\n::stop-commands::x'
+    >>> clean("see https://host/a.zip?X-Amz-Signature=abc")
+    'see https://host/a.zip?***'
+    """
+    text = redact(text, secrets)
+    text = "".join(_visible(char) for char in text)
+    # The runner acts on "##[name]data" anywhere in a line, and on "::name::data" at the
+    # start of a line after blanks.
+    text = text.replace("##[", "## [")
+    if text.lstrip().startswith("::"):
+        text = text.replace("::", ": :", 1)
+    return text if limit is None else _cap(text, limit)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every secret, URL query and ``Bearer`` credential replaced by ``***``."""
+    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
+    text = _BARE_QUERY.sub(f"?{REDACTED}", text)
+    return _BEARER.sub(rf"\1{REDACTED}", text)
+
+
+def markdown_code(text: str) -> str:
+    """Cleaned text as a Markdown code span for a table cell: shown as typed, never as
+    markup, HTML, a link or an image. ``|`` is escaped, as a GFM table cell needs even
+    inside a code span."""
+    if not text:
+        return ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # One blank on each side is stripped by Markdown; it lets the text start or end
+    # with a backtick.
+    return f"{fence} {text} {fence}".replace("|", "\\|")
+
+
+def _visible(char: str) -> str:
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    if unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
