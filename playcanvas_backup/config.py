@@ -12,6 +12,7 @@ import ipaddress
 import json
 import math
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,16 @@ from .errors import InputError
 from .templates import Template
 
 DEFAULT_API_URL = "https://playcanvas.com/api"
+#: The longest ``timeout`` accepted: a week.
+MAX_TIMEOUT = 7 * 24 * 3600
+#: The longest poll interval accepted: an hour.
+MAX_POLL_INTERVAL = 3600
+#: Project ids are 64-bit integers on PlayCanvas's side: at most 18 digits.
+MAX_ID_DIGITS = 18
+#: A file name's limit on every common file system, in bytes.
+MAX_NAME_BYTES = 255
+#: The longest token accepted (PlayCanvas's are 32 characters).
+_MAX_TOKEN = 4096
 
 
 @dataclass(frozen=True)
@@ -174,16 +185,18 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
     if branch and all_branches:
         raise InputError("branch", "set either 'branch' or 'all-branches: true', not both.")
 
+    access_token = _token(text("access-token"))
     project_ids = _project_ids(text("project-id"))
     filename = templates.parse("filename", text("filename"))
+    _check_literal_length("filename", filename)
     artifact_name = templates.parse("artifact-name", text("artifact-name"))
     for name, template in (("filename", filename), ("artifact-name", artifact_name)):
         _check_distinct(
             name, template, several_projects=len(project_ids) > 1, several_branches=all_branches
         )
 
-    poll_interval = _seconds("poll-interval", text("poll-interval"))
-    max_poll_interval = _seconds("max-poll-interval", text("max-poll-interval"))
+    poll_interval = _seconds("poll-interval", text("poll-interval"), MAX_POLL_INTERVAL)
+    max_poll_interval = _seconds("max-poll-interval", text("max-poll-interval"), MAX_POLL_INTERVAL)
     if poll_interval > max_poll_interval:
         raise InputError(
             "poll-interval",
@@ -213,7 +226,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         )
 
     return Settings(
-        access_token=text("access-token"),
+        access_token=access_token,
         project_ids=project_ids,
         branch=branch,
         all_branches=all_branches,
@@ -221,7 +234,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         output_dir=output_dir,
         filename=filename,
         artifact_name=artifact_name,
-        timeout=_seconds("timeout", text("timeout")),
+        timeout=_seconds("timeout", text("timeout"), MAX_TIMEOUT),
         poll_interval=poll_interval,
         max_poll_interval=max_poll_interval,
         verify=_boolean("verify", text("verify")),
@@ -249,13 +262,27 @@ def _boolean(name: str, value: str) -> bool:
     raise InputError(name, f"'{value}' is not a boolean; use true or false.")
 
 
-def _seconds(name: str, value: str) -> float:
+def _token(value: str) -> str:
+    """The token as sent in an HTTP header: visible ASCII, no blanks. Never echoed."""
+    if not re.fullmatch(r"[!-~]+", value) or len(value) > _MAX_TOKEN:
+        raise InputError(
+            "access-token",
+            "is not a PlayCanvas API token: a token is visible ASCII characters without "
+            "spaces or line breaks (the value is not shown here). Copy it again from the "
+            "PlayCanvas account page into the secret.",
+        )
+    return value
+
+
+def _seconds(name: str, value: str, maximum: float) -> float:
     try:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
         raise InputError(name, f"'{value}' is not a positive number of seconds (e.g. 30 or 2.5).")
+    if seconds > maximum:
+        raise InputError(name, f"{seconds:g} s is more than the most allowed, {maximum:g} s.")
     return seconds
 
 
@@ -274,16 +301,30 @@ def _retention(value: str) -> int | None:
 def _project_ids(value: str) -> tuple[int, ...]:
     ids: list[int] = []
     for part in re.split(r"[,\s]+", value.strip()):
-        if not re.fullmatch(r"[0-9]+", part) or int(part) == 0:
+        if not re.fullmatch(rf"[0-9]{{1,{MAX_ID_DIGITS}}}", part) or int(part) == 0:
             raise InputError(
                 "project-id",
-                f"'{part}' is not a project id; ids are positive numbers (the number in "
+                f"'{part}' is not a project id; ids are positive numbers of at most "
+                f"{MAX_ID_DIGITS} digits (the number in "
                 "https://playcanvas.com/project/<id>/...), separated by commas, spaces or "
                 "newlines.",
             )
         if int(part) not in ids:
             ids.append(int(part))
     return tuple(ids)
+
+
+def _check_literal_length(name: str, template: Template) -> None:
+    """Refuse a template whose own text, before any field is filled in, is already too
+    long for a file name (field values are shortened to fit; the template's text is not)."""
+    literal = "".join(part for part, *_ in string.Formatter().parse(template.text))
+    size = len(literal.encode())
+    if size > MAX_NAME_BYTES:
+        raise InputError(
+            name,
+            f"the template's own text is {size} bytes, more than {MAX_NAME_BYTES} bytes "
+            "(the longest file name) before any field is filled in; shorten it.",
+        )
 
 
 def _check_distinct(
@@ -333,7 +374,7 @@ def _artifact_runtime(env: Mapping[str, str]) -> ArtifactRuntime | None:
     return ArtifactRuntime(
         runtime_token=token,
         results_url=results_url,
-        retention_cap_days=int(cap) if cap.isdigit() else None,
+        retention_cap_days=int(cap) if re.fullmatch(r"[0-9]{1,4}", cap) else None,
         server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
         repository=env.get("GITHUB_REPOSITORY", ""),
         run_id=env.get("GITHUB_RUN_ID", ""),

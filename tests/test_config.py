@@ -207,3 +207,70 @@ def test_a_public_repository_without_upload_is_fine(tmp_path: Path) -> None:
     assert not settings(
         {**RUNTIME, "GITHUB_EVENT_PATH": str(event)}, upload_artifact="false"
     ).upload_artifact
+
+
+# -- absurd inputs (issue 9) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", [" ", "\r\n", "\t", "\x00", "ç"])
+def test_rejects_a_token_that_is_not_visible_ascii_and_never_echoes_it(blank: str) -> None:
+    failure = rejected(access_token=f"Zq9x{blank}Wv7y")
+
+    assert failure.input_name == "access-token"
+    assert "Zq9x" not in str(failure) and "Wv7y" not in str(failure)
+
+
+def test_accepts_a_token_of_visible_ascii() -> None:
+    assert settings(access_token="pc_AbC-123.~!").access_token == "pc_AbC-123.~!"
+
+
+@pytest.mark.parametrize("text", ["1" * 19, "9" * 5000])
+def test_rejects_a_project_id_of_more_than_18_digits(text: str) -> None:
+    failure = rejected(project_id=text)
+
+    assert failure.input_name == "project-id" and "at most 18 digits" in str(failure)
+
+
+def test_accepts_a_project_id_of_18_digits() -> None:
+    assert settings(project_id="9" * 18).project_ids == (int("9" * 18),)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("timeout", "604801"),
+        ("timeout", "1e9"),
+        ("poll-interval", "1e10"),
+        ("max-poll-interval", "3601"),
+    ],
+)
+def test_rejects_seconds_past_their_cap(name: str, text: str) -> None:
+    failure = rejected(**{name.replace("-", "_"): text})
+
+    assert failure.input_name == name and "more than the most allowed" in str(failure)
+
+
+def test_accepts_a_week_of_timeout_and_an_hour_of_polling() -> None:
+    s = settings(timeout="604800", poll_interval="3600", max_poll_interval="3600")
+
+    assert (s.timeout, s.poll_interval, s.max_poll_interval) == (604800, 3600, 3600)
+
+
+def test_rejects_a_filename_template_whose_own_text_passes_255_bytes() -> None:
+    failure = rejected(filename="a" * 250 + "-{project_id}-{branch}.zip")
+
+    assert failure.input_name == "filename"
+    assert "more than 255 bytes" in str(failure)
+
+
+def test_a_long_template_with_short_text_is_accepted() -> None:
+    assert settings(filename="a" * 200 + "-{project_id}-{branch}.zip")
+
+
+def test_a_retention_cap_that_is_not_ascii_digits_is_ignored() -> None:
+    from playcanvas_backup.config import _artifact_runtime  # noqa: PLC0415
+
+    runtime = _artifact_runtime(
+        {"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "u", "GITHUB_RETENTION_DAYS": "²"}
+    )
+    assert runtime is not None and runtime.retention_cap_days is None

@@ -125,7 +125,7 @@ def test_a_reset_past_the_deadline_fails_without_waiting(pc: Emulator) -> None:
     job = api.start_export(7, branch_id=None, deadline=later())
     api.get_job(job.id, deadline=later())
 
-    with pytest.raises(RateLimitPastDeadline, match="rate limit resets in 86[0-9]{3} s"):
+    with pytest.raises(RateLimitPastDeadline, match=r"rate limit resets in 86[0-9]{3} s"):
         api.get_job(job.id, deadline=later(600))
 
     assert sleeps.waits == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from email.utils import formatdate
+
+import pytest
 
 from playcanvas_backup.ratelimit import Window, retry_after, window_from_headers
 
@@ -55,3 +58,37 @@ def test_a_small_reset_is_seconds_from_now() -> None:
 
 def test_nothing_said_means_unknown() -> None:
     assert retry_after({"Retry-After": "soon"}, NOW) is None
+
+
+# -- numbers from a hostile server (issue 9) -------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e400", "-5", "\u00b2", "0x10", "", "1" * 70])
+def test_a_remaining_count_that_is_not_plain_digits_means_no_window(value: str) -> None:
+    assert window_from_headers({"X-RateLimit-Remaining": value}, NOW) is None
+
+
+def test_an_absurd_limit_is_unknown() -> None:
+    window = window_from_headers({"X-RateLimit-Remaining": "3", "X-RateLimit-Limit": "1e400"}, NOW)
+    assert window == Window(limit=None, remaining=3, reset_at=None)
+
+
+@pytest.mark.parametrize("value", ["1e400", "nan", "-99999999999", "999999999999", "\u00b2"])
+def test_a_reset_that_is_not_a_sane_time_is_unknown(value: str) -> None:
+    window = window_from_headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": value}, NOW)
+    assert window is not None and window.reset_at is None and window.wait(NOW) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "1e400", formatdate(0, usegmt=True)])
+def test_a_retry_after_asking_for_no_wait_is_zero_or_unknown(value: str) -> None:
+    wait = retry_after({"Retry-After": value}, NOW)
+    assert wait is None or wait == 0
+
+
+def test_a_retry_after_date_in_a_later_millennium_is_unknown() -> None:
+    assert retry_after({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, NOW) is None
+
+
+def test_a_retry_after_date_a_day_ahead_is_a_day() -> None:
+    wait = retry_after({"Retry-After": formatdate(NOW + 86_400, usegmt=True)}, NOW)
+    assert wait is not None and math.isclose(wait, 86_400)
