@@ -302,7 +302,8 @@ class PlayCanvasApi:
         )
 
     def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
-        """The body, refused past ``MAX_BODY`` bytes (decoded) or past the deadline."""
+        """The body, refused past ``MAX_BODY`` bytes (decoded) or once it has taken past
+        both the deadline and the read timeout (an answer begun in time may finish)."""
         too_big = ApiError(
             f"{what}: PlayCanvas answered with more than {MAX_BODY >> 20} MiB; an API "
             "answer is a few KiB, so it was refused.",
@@ -312,12 +313,13 @@ class PlayCanvasApi:
         if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 12 or int(declared) > MAX_BODY):
             raise too_big
         body = bytearray()
+        read_until = max(deadline, self._clock() + API_TIMEOUT[1])
         try:
             for chunk in response.iter_content(chunk_size=64 << 10):
                 body += chunk
                 if len(body) > MAX_BODY:
                     raise too_big
-                if self._clock() > deadline:
+                if self._clock() > read_until:
                     raise TransientError(f"{what}: PlayCanvas's answer took past the timeout")
         except requests.RequestException as exc:
             raise TransientError(

@@ -31,8 +31,9 @@ MAX_MESSAGE = 1000
 #: Secrets shorter than this are not searched for (they would garble ordinary words).
 _MIN_SECRET = 4
 
-_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#\"'<>`]*)\?[^\s#\"'<>`]*")
-_BARE_QUERY = re.compile(r"\?[\w.~-]+=[^\s#\"'<>`]*")
+#: What ends a URL in running text (the split keeps these, so text is rebuilt exactly).
+_URL_END = re.compile(r"([\s\"'<>`]+)")
+_QUERY_NAME = re.compile(r"[\w.~-]+=")
 _BEARER = re.compile(r"(\bBearer\s+)[^\s\"'<>`]+", re.IGNORECASE)
 _NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 #: Control, format (bidi overrides, zero-width), separator and surrogate characters.
@@ -48,22 +49,38 @@ def clean(text: str, *, secrets: Iterable[str] = (), limit: int | None = MAX_FIE
     'see https://host/a.zip?***'
     """
     text = redact(text, secrets)
+    cut = limit is not None and len(text) > limit
+    if limit is not None:
+        # Escaping only lengthens the text: what lies past the cap now never shows.
+        text = text[:limit]
     text = "".join(_visible(char) for char in text)
     # The runner acts on "##[name]data" anywhere in a line, and on "::name::data" at the
     # start of a line after blanks.
     text = text.replace("##[", "## [")
     if text.lstrip().startswith("::"):
         text = text.replace("::", ": :", 1)
-    return text if limit is None else _cap(text, limit)
+    if limit is not None and (cut or len(text) > limit):
+        text = text[: max(0, limit - 3)] + "..."
+    return text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret, URL query and ``Bearer`` credential replaced by ``***``."""
     for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _URL_QUERY.sub(rf"\1?{REDACTED}", text)
-    text = _BARE_QUERY.sub(f"?{REDACTED}", text)
+    # Word by word rather than one pattern over the text: linear however hostile it is.
+    text = "".join(_without_query(part) for part in _URL_END.split(text))
     return _BEARER.sub(rf"\1{REDACTED}", text)
+
+
+def _without_query(word: str) -> str:
+    """A word with its URL query replaced: after ``scheme://...``, or ``?name=...``."""
+    mark = word.find("?")
+    if mark < 0:
+        return word
+    if "://" in word[:mark] or _QUERY_NAME.match(word, mark + 1):
+        return word[:mark] + "?" + REDACTED
+    return word
 
 
 def markdown_code(text: str) -> str:
@@ -88,7 +105,3 @@ def _visible(char: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,11 @@ def test_clean_caps_the_length() -> None:
 )
 def test_markdown_code_shows_text_as_typed(text: str, cell: str) -> None:
     assert untrusted.markdown_code(text) == cell
+
+
+@pytest.mark.parametrize("text", ["a." * 2_000_000, "a://" * 1_000_000, "x Bearer" * 500_000])
+def test_clean_takes_linear_time_on_hostile_text(text: str) -> None:
+    started = time.monotonic()
+    untrusted.clean(text, secrets=["secret-1"])
+
+    assert time.monotonic() - started < 3
