@@ -9,9 +9,9 @@ the backoff); other errors are final and carry PlayCanvas's own message plus wha
 Whoever answers may be hostile, so everything is bounded: no wait goes past the caller's
 deadline (a rate limit that resets after it fails the call at once), at most
 ``MAX_RATE_LIMITED`` 429s in a row, bodies of at most ``MAX_BODY`` bytes, at most
-``MAX_PAGES`` pages of branches, each with a branch not seen before. An untrusted
-certificate or an unusable URL is final. PlayCanvas's error texts are quoted cleaned
-(:func:`untrusted.clean`), with the token redacted.
+``MAX_PAGES`` pages and ``MAX_BRANCHES`` branches, each page with a branch not seen
+before. An untrusted certificate or an unusable URL is final. PlayCanvas's error texts
+are quoted cleaned (:func:`untrusted.clean`), with the token redacted.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ MAX_RATE_LIMITED = 10
 MAX_BODY = 4 << 20
 #: Pages of the branch list followed (50 branches a page: 5,000 branches).
 MAX_PAGES = 100
+#: Branches of one project believed; more is a list that never ends.
+MAX_BRANCHES = 5000
+#: A branch name is kept to this many characters (PlayCanvas's own are far shorter):
+#: with ``MAX_BRANCHES`` it bounds what a branch list can hold in memory.
+MAX_BRANCH_NAME = 1024
 #: The largest job id believed (PlayCanvas's ids are 64-bit integers).
 _MAX_ID = (1 << 63) - 1
 _BACKOFF = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
@@ -185,6 +190,13 @@ class PlayCanvasApi:
                 if not item.get("closed")
             ]
             seen.update(id_ for _, id_ in new)
+            if len(seen) > MAX_BRANCHES:
+                raise ApiError(
+                    f"PlayCanvas listed more than {MAX_BRANCHES} branches of project "
+                    f"{project_id}; the list was cut off there. Export a branch by name "
+                    "with 'branch' instead of 'all-branches'.",
+                    status=200,
+                )
             pagination = body.get("pagination")
             has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
             last = ids[-1] if ids else None
@@ -384,7 +396,7 @@ def _branch_id(item: object) -> str | None:
 
 def _branch_name(item: dict[str, Any], branch_id: str) -> str:
     name = item.get("name")
-    return name if isinstance(name, str) and name else branch_id
+    return name[:MAX_BRANCH_NAME] if isinstance(name, str) and name else branch_id
 
 
 def _tls_reason(exc: requests.exceptions.SSLError) -> str:

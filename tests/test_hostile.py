@@ -109,6 +109,10 @@ def assert_runner_safe(run: Run) -> list[Command]:
     commands = runner_commands(run.stdout)
     assert [c for c in commands if c.name not in OURS] == []
     assert all(c.processed for c in commands)
+    # The runner decodes %0A in command data: an annotation must still be one line.
+    assert [
+        c for c in commands if c.name != "add-mask" and ("\n" in c.data or "\r" in c.data)
+    ] == []
     return commands
 
 
@@ -175,7 +179,7 @@ def test_an_api_error_text_runs_no_workflow_command(action: Action, emulator: Em
 
 
 def test_a_job_message_runs_no_workflow_command(action: Action, emulator: Emulator) -> None:
-    emulator.faults.job_error = "boom\n::add-mask::e\n::set-output name=x::y"
+    emulator.faults.job_error = "boom\n::add-mask::e\n::set-output name=x::y %0A::warning::z"
     run = action()
 
     assert run.exit_code == 1

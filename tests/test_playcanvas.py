@@ -18,6 +18,7 @@ from playcanvas_backup.errors import (
 from playcanvas_backup.playcanvas import (
     MAX_ATTEMPTS,
     MAX_BODY,
+    MAX_BRANCHES,
     MAX_PAGES,
     MAX_RATE_LIMITED,
     STRICT,
@@ -209,6 +210,14 @@ def test_a_branch_list_that_never_ends_is_an_error(pc: Emulator, mode: str) -> N
         client(pc).list_branches(7, deadline=later())
 
     assert len(pc.api_requests()) == (MAX_PAGES if mode == "new" else 3)
+
+
+def test_a_branch_list_longer_than_the_cap_is_an_error(pc: Emulator) -> None:
+    pc.add_project(9, branches=tuple(f"b{i}" for i in range(MAX_BRANCHES + 1)), archive_size=1)
+    pc.faults.branch_page_size = 1000
+
+    with pytest.raises(ApiError, match=f"more than {MAX_BRANCHES} branches"):
+        client(pc).list_branches(9, deadline=later())
 
 
 def test_the_branch_list_stops_at_the_deadline(pc: Emulator) -> None:
