@@ -174,7 +174,6 @@ def uploader(
         log=record.lines.append,
         warn=record.warnings.append,
         sleep=record.waits.append,
-        block_retry_wait=0.05,
     )
 
 
