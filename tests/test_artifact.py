@@ -442,7 +442,10 @@ def test_a_stalled_block_is_given_up_on(act: ActArtifactServer, archive: Archive
     with pytest.raises(ArtifactError) as failure:
         uploader(act, record)(archive, "a")
 
-    assert str(failure.value) == "upload progress stalled (no data moved for 0.3 s)"
+    assert str(failure.value) == (
+        f"Uploading block 1 of the artifact failed {QUICK.attempts} times, the last time: "
+        "upload progress stalled (no data moved for 0.3 s). The archive itself was saved."
+    )
     assert len(act.block_puts()) == QUICK.attempts
     assert len(record.waits) == QUICK.attempts - 1
     (url,) = [m for m in record.masked if m.startswith("http")]

@@ -197,7 +197,14 @@ class _Blob:
         retrying = self._policy.retrying(
             _Retryable, sleep=self._sleep, log=self._log, prefix=f"artifact upload, {what}: "
         )
-        retrying(self._put, what, url, body, headers)
+        try:
+            retrying(self._put, what, url, body, headers)
+        except _Retryable as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise ArtifactError(
+                f"Uploading {what} of the artifact failed {tries} times, the last time: "
+                f"{exc}. The archive itself was saved."
+            ) from None
 
     def _put(self, what: str, url: str, body: bytes, headers: dict[str, str]) -> None:
         if self._abandoned.is_set():
@@ -210,6 +217,8 @@ class _Blob:
                 headers={"x-ms-version": API_VERSION, **headers},
                 timeout=(stall, stall),
                 stream=True,
+                # A redirect would carry the block (and the link) somewhere else.
+                allow_redirects=False,
             )
             answer = _read_capped(response)
         # The exceptions' own text holds the URL, signature included: never shown.
