@@ -116,15 +116,24 @@ def upload_blob(
             "The artifact service gave an upload link that is not an http(s) URL; "
             "cannot upload the artifact."
         )
+    http = _session() if session is None else session
     blob = _Blob(
         signed_url,
-        session=session or _session(),
+        session=http,
         policy=policy,
         sleep=sleep,
         log=log,
         clock=clock,
     )
-    width = PARALLEL_BLOCKS if parallel else 1
+    try:
+        return _upload(blob, stream, PARALLEL_BLOCKS if parallel else 1, block_size)
+    finally:
+        if session is None:
+            http.close()
+
+
+def _upload(blob: _Blob, stream: Readable, width: int, block_size: int) -> Uploaded:
+    """Put each block with at most ``width`` in flight, then the block list."""
     digest = hashlib.sha256()
     ids: list[str] = []
     in_flight: deque[Future[None]] = deque()
