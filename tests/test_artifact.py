@@ -630,6 +630,23 @@ def test_the_action_uploads_each_archive_and_reports_it(
     assert f"::add-mask::{service.token}" in masks
 
 
+def test_the_action_uploads_through_an_act_style_server(
+    action: Action, act: ActArtifactServer
+) -> None:
+    run = action(upload_artifact="true", branch="dev", env=act.env())
+
+    assert run.exit_code == 0, run.log
+    assert act.problems == []
+    assert run.outputs["artifact-id"] == str(fnv32a("playcanvas-111111-dev"))
+    saved = run.workspace / run.outputs["path"]
+    assert unpacked(bytes(act.files["playcanvas-111111-dev"])) == {saved.name: saved.read_bytes()}
+    upload_url = act.issued["playcanvas-111111-dev"]
+    signature = upload_url.split("sig=")[1].split("&")[0]
+    masks = {line for line in run.stdout.splitlines() if line.startswith("::add-mask::")}
+    assert f"::add-mask::{signature}" in masks
+    assert signature not in "\n".join(line for line in run.log.splitlines() if line not in masks)
+
+
 @needs_node
 def test_a_failed_upload_keeps_the_archive_and_fails_the_step(
     action: Action, service: ResultsService
