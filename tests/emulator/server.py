@@ -74,6 +74,8 @@ class Faults:
     project_page_size: int | None = None
     #: ``GET /users/:id/projects`` and ``GET /projects/:id`` answer 403 "Forbidden".
     listing_forbidden: bool = False
+    #: ``GET /users/:id/projects`` answers 200 with this body instead (a malformed list).
+    listing_body: Any = None
 
 
 @dataclass
@@ -434,6 +436,8 @@ class Emulator:
             return None
         if self.faults.listing_forbidden:
             return 403, {"error": "Forbidden"}
+        if route == "users" and self.faults.listing_body is not None:
+            return 200, self.faults.listing_body
         if route == "users":
             skip = request.query.get("skip")
             return self._user_projects(int(parts[2]), skip[0] if skip else None)
@@ -444,6 +448,9 @@ class Emulator:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY each keep-alive
+    # response waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     host_name = "?"
 
     @property
