@@ -91,16 +91,17 @@ def parse_exclude(text: str) -> Exclusions:
     return Exclusions(frozenset(ids), tuple(patterns))
 
 
-def check_exclude(requested_ids: Sequence[int], exclusions: Exclusions) -> None:
-    """Refuse a project id that is both asked for (``project-id``) and left out."""
+def exclude_conflict(requested_ids: Sequence[int], exclusions: Exclusions) -> InputError | None:
+    """The error to raise when a project id is both asked for (``project-id``) and left
+    out (``exclude``), else None."""
     both = sorted(set(requested_ids) & exclusions.ids)
-    if both:
-        listed = ", ".join(str(project_id) for project_id in both)
-        raise InputError(
-            "exclude",
-            f"leaves out project {listed}, which project-id asks for; remove it from one "
-            "of the two.",
-        )
+    if not both:
+        return None
+    listed = ", ".join(str(project_id) for project_id in both)
+    return InputError(
+        "exclude",
+        f"leaves out project {listed}, which project-id asks for; remove it from one of the two.",
+    )
 
 
 def select_projects(

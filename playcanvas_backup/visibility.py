@@ -59,16 +59,16 @@ def counts_as_public(visibility: Visibility) -> bool:
     return visibility in {"public", "unknown"}
 
 
-def check_upload_allowed(
+def upload_refusal(
     visibility: Visibility, *, allow_public_repository: bool, encrypted: bool
-) -> None:
-    """Refuse uploading readable archives where strangers may download them.
+) -> InputError | None:
+    """Why readable archives may not be uploaded here (an error to raise), or None.
 
-    Raises :class:`InputError` (on ``upload-artifact``) for a public or unknown
-    visibility unless the archives are encrypted or ``allow-public-repository`` is true.
+    Public and unknown visibility refuse, unless the archives are encrypted or
+    ``allow-public-repository`` is true.
     """
     if encrypted or allow_public_repository or not counts_as_public(visibility):
-        return
+        return None
     if visibility == "public":
         why = "this repository is public"
     else:
@@ -77,7 +77,7 @@ def check_upload_allowed(
             "repository.private or repository.visibility, as in some scheduled runs and on "
             "GitHub-compatible servers), so it counts as public"
         )
-    raise InputError(
+    return InputError(
         "upload-artifact",
         f"{why}, and anyone signed in to GitHub can download a public repository's "
         "artifacts, so the project archive would be readable by them too. Set encrypt-to "
