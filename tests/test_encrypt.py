@@ -328,3 +328,25 @@ def test_a_failed_encryption_leaves_nothing_in_the_folder(
 
     assert [p.name for p in archive.parent.iterdir()] == ["111-main.zip.age"]
     assert encrypted_path(archive).is_dir()
+
+
+def test_a_read_error_while_encrypting_leaves_nothing_behind(
+    archive: Path, identity: x25519.Identity
+) -> None:
+    broken = archive.parent / "broken.zip"
+    broken.symlink_to("/proc/self/mem")  # reading it at offset 0 fails with EIO
+
+    with pytest.raises(EncryptionFailed, match=r"Encrypting broken\.zip failed"):
+        encrypt_archive(broken, parse_recipients(str(identity.to_public())))
+
+    assert sorted(p.name for p in archive.parent.iterdir()) == ["111-main.zip"]
+
+
+def test_a_plaintext_that_cannot_be_deleted_is_reported(
+    archive: Path, identity: x25519.Identity
+) -> None:
+    folder = archive.parent / "not-a-file.zip"
+    folder.mkdir()
+
+    with pytest.raises(EncryptionFailed, match=r"not-a-file\.zip could not be deleted"):
+        encrypt_archive(folder, parse_recipients(str(identity.to_public())))
