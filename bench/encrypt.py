@@ -40,7 +40,7 @@ FLAT = 4 * MIB
 DOWNLOAD_MIB_S = 666
 MODES = {
     "action": "**action**: `encrypt_archive` (pyrage `encrypt_io`, SHA-256 in the same pass, "
-    "`fsync`)",
+    "`fdatasync` every 16 MiB on a worker thread, `fsync`)",
     "file": "pyrage `encrypt_file` (all in Rust), then SHA-256 read back while `fsync` runs "
     "(the alternative, for reference)",
     "noop": "start-up and imports of the measuring process only (baseline of peak RSS)",

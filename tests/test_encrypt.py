@@ -16,6 +16,7 @@ from pyrage import ssh, x25519
 
 from playcanvas_backup.encrypt import (
     MAX_RECIPIENTS,
+    WRITEBACK,
     EncryptionFailed,
     encrypt_archive,
     encrypted_path,
@@ -350,3 +351,19 @@ def test_a_plaintext_that_cannot_be_deleted_is_reported(
 
     with pytest.raises(EncryptionFailed, match=r"not-a-file\.zip could not be deleted"):
         encrypt_archive(folder, parse_recipients(str(identity.to_public())))
+
+
+def test_an_archive_larger_than_the_writeback_step_decrypts_intact(
+    tmp_path: Path, identity: x25519.Identity
+) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    big = make_archive(folder / "big.zip", size=2 * WRITEBACK + 12345, label="big")
+    plaintext = sha256_of(big)
+
+    encrypted = encrypt_archive(big, parse_recipients(str(identity.to_public())))
+
+    restored = tmp_path / "restored.zip"
+    pyrage.decrypt_file(str(encrypted.path), str(restored), [identity])
+    assert sha256_of(restored) == plaintext
+    assert encrypted.sha256 == sha256_of(encrypted.path)
