@@ -263,6 +263,22 @@ def test_the_age_tool_decrypts_it_with_an_ssh_ed25519_key(
     assert sha256_of(tmp_path / "restored.zip") == plaintext
 
 
+@needs_age
+@needs_ssh_keygen
+def test_the_age_tool_decrypts_it_with_an_ssh_rsa_key(archive: Path, tmp_path: Path) -> None:
+    assert SSH_KEYGEN is not None
+    key = tmp_path / "id_rsa"
+    subprocess.run(
+        [SSH_KEYGEN, "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(key)], check=True
+    )
+    plaintext = sha256_of(archive)
+
+    encrypted = encrypt_archive(archive, parse_recipients(Path(f"{key}.pub").read_text()))
+
+    age_decrypt(encrypted.path, key, tmp_path / "restored.zip")
+    assert sha256_of(tmp_path / "restored.zip") == plaintext
+
+
 @needs_ssh_keygen
 def test_pyrage_decrypts_it_with_an_ssh_ed25519_key(archive: Path, ssh_key: Path) -> None:
     plaintext = sha256_of(archive)
