@@ -346,7 +346,7 @@ class ZipStream:
 
     def _parse(self) -> Generator[int, memoryview, None]:
         signature = yield from self._exactly(4)
-        if signature != LOCAL_SIG:
+        if signature not in (LOCAL_SIG, END_SIG):
             raise _Unproven("data before the first member")
         while signature == LOCAL_SIG:
             yield from self._member()
