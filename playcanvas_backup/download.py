@@ -685,7 +685,11 @@ def _check_url(
     if resolve is None:
         return
     try:
-        addresses = resolve(host, port)
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        addresses = []
+    try:
+        addresses = addresses or resolve(host, port)
     except (OSError, UnicodeError) as exc:
         raise TransientError(f"the download host {shown} could not be resolved ({exc})") from exc
     for address in addresses:

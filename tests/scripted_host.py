@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Reply:
     trickle: float | None = None
     #: Add a Content-Length header for the body.
     length: bool = True
+    #: Close the connection after this reply (say, a body shorter than its length).
+    close: bool = False
 
 
 Script = Callable[[Request], Reply]
@@ -75,20 +78,20 @@ class ScriptedHost:
 
         self._server = socketserver.ThreadingTCPServer((address, 0), Handler)
         self._server.daemon_threads = True
-        host, port = self._server.server_address[:2]
+        port = self._server.server_address[1]
         scheme = "https" if tls is not None else "http"
-        self.origin = f"{scheme}://{host}:{port}"
+        self.origin = f"{scheme}://{address}:{port}"
 
     def url(self, path: str) -> str:
         return self.origin + path
 
-    def _answer(self, reader: socket.SocketIO | object, connection: socket.socket) -> bool:
-        line = reader.readline(65536)  # type: ignore[attr-defined]
+    def _answer(self, reader: BinaryIO, connection: socket.socket) -> bool:
+        line = reader.readline(65536)
         if not line:
             return False
         method, target, _ = line.decode("latin-1").split(" ", 2)
         headers: dict[str, str] = {}
-        while (header := reader.readline(65536).decode("latin-1").strip()) != "":  # type: ignore[attr-defined]
+        while (header := reader.readline(65536).decode("latin-1").strip()) != "":
             name, _, value = header.partition(":")
             headers[name.strip().lower()] = value.strip()
         request = Request(method, target, headers)
@@ -105,10 +108,10 @@ class ScriptedHost:
             for index in range(len(reply.body)):
                 connection.sendall(reply.body[index : index + 1])
                 time.sleep(reply.trickle)
-        return reply.length
+        return reply.length and not reply.close
 
     def __enter__(self) -> ScriptedHost:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
