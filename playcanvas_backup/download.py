@@ -21,6 +21,7 @@ little left to wait for.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import os
@@ -210,11 +211,6 @@ def download(
         transfer.size,
         transfer.crc32() if want_crc32 else None,
     )
-
-
-def check_zip(path: Path, *, limits: Limits = LIMITS) -> None:
-    """Read every member of the zip at ``path`` and check its CRC (VerificationFailed)."""
-    check_file(path, limits=limits)
 
 
 class _Deadline:
@@ -790,6 +786,7 @@ def _certificate_failed(exc: BaseException) -> bool:
     return False
 
 
+@functools.cache
 def _writeback_function() -> Callable[[int, int, int], None] | None:
     """``sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE)``: start writing those
     bytes to disk now, without waiting (Linux only; None elsewhere)."""
