@@ -585,3 +585,24 @@ def test_no_proxy_sends_the_download_direct_with_the_address_check(tmp_path: Pat
             resolve=lambda host, port: ["10.1.2.3"],
             environ={"HTTPS_PROXY": "http://127.0.0.9:1", "NO_PROXY": ".example"},
         )
+
+
+def test_receives_a_chunked_body_whole(tmp_path: Path) -> None:
+    data = zip_bytes({"a.bin": os.urandom(300_000)}, compression=zipfile.ZIP_STORED)
+    chunks = b"".join(
+        b"%x\r\n" % len(data[i : i + 70_000]) + data[i : i + 70_000] + b"\r\n"
+        for i in range(0, len(data), 70_000)
+    )
+    reply = Reply(200, [("Transfer-Encoding", "chunked")], chunks + b"0\r\n\r\n", length=False)
+    lines: list[str] = []
+
+    with ScriptedHost(lambda request: reply) as host:
+        archive = download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            log=lines.append,
+        )
+
+    assert archive.sha256 == hashlib.sha256(data).hexdigest()
+    assert not any("reading it back" in line for line in lines), lines
