@@ -86,6 +86,9 @@ def expressions_outside_input_defaults(metadata: object) -> list[str]:
     check does not notice."""
     found: list[str] = []
 
+    def is_input_default(path: tuple[str, ...]) -> bool:
+        return len(path) == 3 and path[0] == "inputs" and path[2] == "default"
+
     def walk(node: object, path: tuple[str, ...]) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
@@ -95,9 +98,8 @@ def expressions_outside_input_defaults(metadata: object) -> list[str]:
         elif isinstance(node, list):
             for index, item in enumerate(node):
                 walk(item, (*path, f"[{index}]"))
-        elif isinstance(node, str) and "${{" in node:
-            if not (len(path) == 3 and path[0] == "inputs" and path[2] == "default"):
-                found.append(".".join(path))
+        elif isinstance(node, str) and "${{" in node and not is_input_default(path):
+            found.append(".".join(path))
 
     walk(metadata, ())
     return found
