@@ -208,7 +208,7 @@ def test_a_repository_workflow_passes_actionlint(workflow: Path) -> None:
 # -- shell scripts -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("script", ["scripts/container-test", ".ci/run"])
+@pytest.mark.parametrize("script", ["scripts/container-test", "scripts/act-test", ".ci/run"])
 def test_a_shell_script_passes_shellcheck(script: str) -> None:
     done = lint("shellcheck", script)
     assert done.returncode == 0, explain(done)
