@@ -83,7 +83,10 @@ def _prove(args: argparse.Namespace, check: Checks) -> None:
         with Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0) as pc:
             scenario.setup(pc)
             run = act.run(
-                scenario.workflow, token=pc.token, variables={"PLAYCANVAS_API_URL": pc.api_url}
+                scenario.workflow,
+                token=pc.token,
+                variables={"PLAYCANVAS_API_URL": pc.api_url},
+                rebuild=not runs,  # the first run builds the Dockerfile, the others reuse it
             )
             print(
                 f"  act exit status {run.exit_code} after {run.seconds:.1f} s "

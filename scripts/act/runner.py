@@ -95,7 +95,11 @@ class Act:
     repository: Path
     out: Path
 
-    def run(self, workflow: str, *, token: str, variables: dict[str, str]) -> ActRun:
+    def run(
+        self, workflow: str, *, token: str, variables: dict[str, str], rebuild: bool = True
+    ) -> ActRun:
+        """Run one workflow; ``rebuild=False`` reuses the action's image an earlier run of
+        the same repository built (act names it ``act-dockeraction:latest``)."""
         folder = self.out / workflow
         folder.mkdir(parents=True, exist_ok=True)
         artifacts = folder / "artifacts"
@@ -112,6 +116,7 @@ class Act:
             "--artifact-server-addr", "127.0.0.1",
             "--artifact-server-port", str(_free_port()),
             "--no-cache-server",
+            f"--rebuild={'true' if rebuild else 'false'}",
             "--action-cache-path", str(home / "actions"),
             "--secret", SECRET,  # the value comes from the environment, not argv
             *[arg for name, value in variables.items() for arg in ("--var", f"{name}={value}")],
