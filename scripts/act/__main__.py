@@ -86,6 +86,7 @@ def _prove(args: argparse.Namespace, check: Checks) -> None:
                 scenario.workflow,
                 token=pc.token,
                 variables={"PLAYCANVAS_API_URL": pc.api_url},
+                job_env=scenario.job_env,
                 rebuild=not runs,  # the first run builds the Dockerfile, the others reuse it
             )
             print(

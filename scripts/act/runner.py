@@ -96,10 +96,17 @@ class Act:
     out: Path
 
     def run(
-        self, workflow: str, *, token: str, variables: dict[str, str], rebuild: bool = True
+        self,
+        workflow: str,
+        *,
+        token: str,
+        variables: dict[str, str],
+        job_env: dict[str, str],
+        rebuild: bool = True,
     ) -> ActRun:
-        """Run one workflow; ``rebuild=False`` reuses the action's image an earlier run of
-        the same repository built (act names it ``act-dockeraction:latest``)."""
+        """Run one workflow; ``job_env`` goes to every step (``--env``); ``rebuild=False``
+        reuses the action's image an earlier run of the same repository built (act names
+        it ``act-dockeraction:latest``)."""
         folder = self.out / workflow
         folder.mkdir(parents=True, exist_ok=True)
         artifacts = folder / "artifacts"
@@ -120,6 +127,7 @@ class Act:
             "--action-cache-path", str(home / "actions"),
             "--secret", SECRET,  # the value comes from the environment, not argv
             *[arg for name, value in variables.items() for arg in ("--var", f"{name}={value}")],
+            *[arg for name, value in job_env.items() for arg in ("--env", f"{name}={value}")],
         ]  # fmt: skip
         env = {
             **os.environ,
