@@ -28,6 +28,13 @@ demo: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 container-test:
 	scripts/container-test
 
+## Run real workflows that use the action under nektos/act (podman's Docker API, act's own
+## artifact server; as root; installs podman, buildah, runc, debootstrap and act when
+## missing; a few minutes the first time, about a minute after).
+.PHONY: act-test
+act-test:
+	scripts/act-test
+
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit
 

@@ -65,8 +65,8 @@ def artifact_service() -> Iterator[Artifacts]:
 
 
 def main() -> int:
-    # Imported here: the bench's own process, which imports this module for
-    # artifact_service(), has no use for the Azure SDK.
+    # Imported here: the bench's own process imports this module only for
+    # artifact_service(), which starts this one as a process of its own.
     from tests.artifact_service import ResultsService, azurite  # noqa: PLC0415
 
     finalize_seconds: dict[str, float] = {}

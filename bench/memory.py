@@ -11,6 +11,8 @@ from bench.table import Table, verdict
 SIZES = (16 * MIB, 256 * MIB, 1024 * MIB)
 #: "Flat": the peak RSS may differ by at most this much between the sizes.
 FLAT = 4 * MIB
+#: And it stays under this at every size (issue 12).
+CEILING = 48 * MIB
 
 
 def memory(ctx: Context) -> Table:
@@ -45,7 +47,7 @@ def memory(ctx: Context) -> Table:
             mib(peaks[size]),
             f"{mib(min(r for r, _ in values))} - {mib(max(r for r, _ in values))}",
             f"{median([s for _, s in values]):.2f} s",
-            "" if size == ctx.TINY else "flat: see the last row",
+            verdict(peaks[size] < CEILING, f"under {mib(CEILING)}"),
         )
     table.add(
         f"spread over {', '.join(mib(ctx.bytes(s)) for s in sizes[1:])}",

@@ -9,13 +9,13 @@ no retention, no overwrite) and uploads ``ARCHIVE`` as the artifact ``NAME``; th
 and CRC-32 are given, as the real action has them from its download pass. Times the
 upload call alone (CreateArtifact, the blocks, FinalizeArtifact) and prints the seconds
 and the artifact id as one JSON line. Interpreter start-up and imports are not in the
-time: the Azure SDK, which the uploader imports on its first upload, is imported before
-the clock starts, as the official client's modules are loaded before its upload.
+time: every module the upload uses is imported before the clock starts, as the official
+client's modules are loaded before its upload.
 
 Against Azurite on loopback the uploader stages its blocks one at a time, as against any
-host but GitHub's own storage; ``--parallel`` makes it upload as it does against GitHub's
-(``PARALLEL_BLOCKS`` blocks at once). ``noop`` does everything but the upload (start-up,
-the same imports), to measure what the process costs before it uploads anything.
+host but Azure's blob hosts (GitHub's storage); ``--parallel`` makes it upload as it does
+there (``PARALLEL_BLOCKS`` blocks at once). ``noop`` does everything but the upload
+(start-up, the same imports), to measure what the process costs before it uploads anything.
 """
 
 from __future__ import annotations
@@ -26,22 +26,19 @@ import sys
 import time
 from pathlib import Path
 
-import playcanvas_backup.artifact.upload as uploading
-from playcanvas_backup.artifact import ArtifactUploader
+from playcanvas_backup.artifact import ArtifactUploader, blob
 from playcanvas_backup.config import ArtifactRuntime
 from playcanvas_backup.download import Archive
 
 
 def main(argv: list[str]) -> int:
-    import azure.storage.blob  # noqa: F401, PLC0415  (see above)
-
     if argv == ["noop"]:
         print(json.dumps({"seconds": 0.0}))
         return 0
     path, name, sha256, crc32, *options = argv
     if "--parallel" in options:
-        # Every host name ends with "": the uploader takes Azurite for GitHub's storage.
-        uploading.GITHUB_HOSTED_SUFFIX = ""
+        # Every host name ends with "": the uploader takes Azurite for Azure's blob hosts.
+        blob.PARALLEL_HOST_SUFFIXES = ("",)
     env = os.environ
     runtime = ArtifactRuntime(
         runtime_token=env["ACTIONS_RUNTIME_TOKEN"],

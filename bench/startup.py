@@ -15,7 +15,7 @@ from bench.table import Table, verdict
 
 #: One line of ``-X importtime`` about a top-level package, at any depth: (us, name).
 PACKAGE_LINE = r"^import time:\s+\d+ \|\s+(\d+) \| *([A-Za-z_][A-Za-z0-9_]*)$"
-#: ``import playcanvas_backup`` promises to stay cheap (no requests, no azure).
+#: ``import playcanvas_backup`` promises to stay cheap (no requests).
 IMPORT_BUDGET_MS = 5.0
 
 

@@ -10,7 +10,7 @@ __version__ = "1.0.0"
 
 def main() -> int:
     """Run the command line (``playcanvas-backup``); return the exit status."""
-    # Imported here so that importing the package stays cheap (no requests, no azure).
+    # Imported here so that importing the package stays cheap (no requests).
     from .cli import main as cli_main  # noqa: PLC0415
 
     return cli_main()

@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             "the job cannot see it."
         )
 
-    # Imported only now, so that --help and input errors stay fast (no requests,
-    # tenacity or Azure SDK to load for them).
+    # Imported only now, so that --help and input errors stay fast (no requests or
+    # tenacity to load for them).
     from .run import back_up  # noqa: PLC0415
 
     try:

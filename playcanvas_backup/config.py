@@ -370,11 +370,12 @@ def _artifact_runtime(env: Mapping[str, str]) -> ArtifactRuntime | None:
     token, results_url = env.get("ACTIONS_RUNTIME_TOKEN"), env.get("ACTIONS_RESULTS_URL")
     if not token or not results_url:
         return None
-    cap = env.get("GITHUB_RETENTION_DAYS", "")
+    # 0 (act sets it) or absent means no cap is known, as the official client reads it.
+    cap = env.get("GITHUB_RETENTION_DAYS", "").strip()
     return ArtifactRuntime(
         runtime_token=token,
         results_url=results_url,
-        retention_cap_days=int(cap) if re.fullmatch(r"[0-9]{1,4}", cap) else None,
+        retention_cap_days=int(cap) if re.fullmatch(r"[0-9]{1,4}", cap) and int(cap) > 0 else None,
         server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
         repository=env.get("GITHUB_REPOSITORY", ""),
         run_id=env.get("GITHUB_RUN_ID", ""),

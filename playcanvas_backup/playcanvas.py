@@ -349,6 +349,77 @@ class PlayCanvasApi:
             return f'"{untrusted.clean(parsed["error"], secrets=[self._token])}"'
         return untrusted.clean(reason or "(no message)", secrets=[self._token])
 
+    # -- projects of an account ---------------------------------------------------------
+
+    def list_projects(self, user_id: int, *, deadline: float) -> list[Project]:
+        """Every project a user or organization account can open, in PlayCanvas's order.
+
+        PlayCanvas documents this list without pages; should it send a ``pagination``
+        object like the branches list's, the pages are followed (``?skip=<last id>``), at
+        most :data:`MAX_PROJECT_PAGES` of them, until a page brings nothing new. A list
+        that ends short of a ``pagination.total`` it announced is an error, not a plan.
+        """
+        projects: list[Project] = []
+        seen: set[int] = set()
+        skip: str | None = None
+        for _ in range(MAX_PROJECT_PAGES):
+            request = _Request(
+                NORMAL,
+                "GET",
+                f"/users/{user_id}/projects",
+                what=f"Listing the projects of account {user_id}",
+                not_found=(
+                    f"user not found: check that user-id {user_id} is the numeric id of a "
+                    "PlayCanvas user or organization account (the owner_id the action "
+                    "prints for each project it backs up)"
+                ),
+                params={"skip": skip} if skip else None,
+            )
+            body = self._call(request, deadline=deadline)
+            page = body.get("result") if isinstance(body, dict) else None
+            listed = [Project.from_json(item) for item in page] if isinstance(page, list) else []
+            if not isinstance(page, list) or None in listed:
+                raise ApiError(
+                    f"PlayCanvas listed the projects of account {user_id} in an unexpected shape.",
+                    status=200,
+                )
+            fresh = [p for p in listed if p is not None and p.id not in seen]
+            seen.update(p.id for p in fresh)
+            projects += fresh
+            pagination = body.get("pagination")
+            has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
+            if not has_more or not fresh:
+                total: Any = pagination.get("total") if isinstance(pagination, dict) else 0
+                if _is_id(total) and total > len(projects):
+                    raise ApiError(
+                        f"PlayCanvas listed {len(projects)} of the {total} projects of account "
+                        f"{user_id}; stopped rather than back up only some of them.",
+                        status=200,
+                    )
+                return projects
+            skip = str(fresh[-1].id)
+        raise ApiError(
+            f"PlayCanvas listed more than {MAX_PROJECT_PAGES} pages of projects for account "
+            f"{user_id}; stopped there rather than back up only some of them.",
+            status=200,
+        )
+
+    def get_project(self, project_id: int, *, deadline: float) -> Project:
+        """One project's name and owner (``GET /projects/:id``)."""
+        request = _Request(
+            NORMAL,
+            "GET",
+            f"/projects/{project_id}",
+            what=f"Reading project {project_id}",
+            not_found=_project_hint(project_id),
+        )
+        project = Project.from_json(self._call(request, deadline=deadline))
+        if project is None or project.id != project_id:
+            raise ApiError(
+                f"PlayCanvas described project {project_id} in an unexpected shape.", status=200
+            )
+        return project
+
 
 @dataclass(frozen=True)
 class _Request:
@@ -381,6 +452,8 @@ def _wait(state: RetryCallState) -> float:
 
 
 def _is_id(value: object) -> bool:
+    """A JSON number that can be an id: a positive 64-bit integer (``True`` is an
+    ``int`` in Python, not an id)."""
     return type(value) is int and 0 < value <= _MAX_ID
 
 
@@ -421,3 +494,34 @@ def _hint(status: int, not_found: str) -> str:
     if 300 <= status < 400:
         return "Check api-url: the API should not redirect."
     return "This is final; retrying will not help."
+
+
+# -- projects of an account (user-id) ------------------------------------------------------
+
+#: Pages of a project list followed at most (PlayCanvas documents no pages for it).
+MAX_PROJECT_PAGES = 100
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project as ``GET /projects/:id`` and ``GET /users/:id/projects`` describe it.
+
+    ``name`` is PlayCanvas's text, untrusted: clean it before it is printed or used in a
+    file name. ``owner_id`` is the account to give as ``user-id`` (None if not given).
+    """
+
+    id: int
+    name: str
+    owner_id: int | None = None
+
+    @classmethod
+    def from_json(cls, item: Any) -> Project | None:
+        """The project an API item describes, or None if it is not one."""
+        if not isinstance(item, dict) or not _is_id(item.get("id")):
+            return None
+        name, owner_id = item.get("name"), item.get("owner_id")
+        return cls(
+            id=item["id"],
+            name=name if isinstance(name, str) else "",
+            owner_id=owner_id if _is_id(owner_id) else None,
+        )

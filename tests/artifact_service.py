@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import http.client
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -27,9 +29,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+from urllib.parse import parse_qs, quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent
 NODE_DIR = ROOT / "node"
@@ -40,6 +40,8 @@ ACCOUNT_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 CONTAINER = "artifacts"
+#: The storage REST version Azurite 3.35 knows (and the SAS ``sv`` signed here).
+STORAGE_VERSION = "2025-11-05"
 RUN_ID, JOB_ID = "5b1f4bc0-1c62-4ad2-9a3d-7a3c2b1e0f11", "8d0e2f6a-3b5c-4e7f-a1b2-c3d4e5f60718"
 
 
@@ -57,6 +59,74 @@ def runtime_token(run: str = RUN_ID, job: str = JOB_ID) -> str:
 
     claims = {"scp": f"Actions.GenericRead:{run} Actions.Results:{run}:{job}", "exp": 9999999999}
     return f"{part({'typ': 'JWT', 'alg': 'none'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+def _sas_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sign(string_to_sign: str) -> str:
+    key = base64.b64decode(ACCOUNT_KEY)
+    digest = hmac.new(key, string_to_sign.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _query(params: dict[str, str]) -> str:
+    return "&".join(f"{name}={quote(value, safe='')}" for name, value in params.items() if value)
+
+
+def blob_sas(blob: str, permissions: str, expiry: datetime) -> str:
+    """A service SAS for one blob (``sr=b``), as GitHub hands out for an artifact's blob."""
+    params = {"sp": permissions, "se": _sas_time(expiry), "sv": STORAGE_VERSION, "sr": "b"}
+    resource = f"/blob/{ACCOUNT}/{CONTAINER}/{blob}"
+    # Permissions, start, expiry, resource, identifier, IP, protocol, version, resource
+    # type, snapshot time, encryption scope and the five response-header overrides.
+    fields = [params["sp"], "", params["se"], resource, "", "", "", STORAGE_VERSION, "b"]
+    params["sig"] = _sign("\n".join([*fields, "", "", "", "", "", "", ""]))
+    return _query(params)
+
+
+def account_sas(expiry: datetime) -> str:
+    """An account SAS for everything in the blob service: the double's own access."""
+    params = {
+        "sv": STORAGE_VERSION,
+        "ss": "b",
+        "srt": "sco",
+        "sp": "rwdlac",
+        "se": _sas_time(expiry),
+    }
+    # Account, permissions, services, resource types, start, expiry, IP, protocol,
+    # version, encryption scope (and a final newline).
+    fields = [ACCOUNT, params["sp"], "b", "sco", "", params["se"], "", "", STORAGE_VERSION, ""]
+    params["sig"] = _sign("\n".join(fields) + "\n")
+    return _query(params)
+
+
+def storage_request(
+    account_url: str,
+    method: str,
+    path: str,
+    query: str = "",
+    *,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to Azurite with the double's account SAS: status, headers (lower case), body."""
+    target = urlsplit(account_url)
+    sas = account_sas(datetime.now(UTC) + timedelta(hours=1))
+    connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=60)
+    try:
+        connection.request(
+            method,
+            f"{target.path}/{path}?{'&'.join(filter(None, (query, sas)))}",
+            body=body,
+            headers={"x-ms-version": STORAGE_VERSION, **(headers or {})},
+        )
+        response = connection.getresponse()
+        headers_in = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, headers_in, response.read()
+    finally:
+        connection.close()
 
 
 @contextlib.contextmanager
@@ -94,10 +164,9 @@ def azurite() -> Iterator[str]:
                 )
             time.sleep(0.1)
         account_url = f"http://127.0.0.1:{port}/{ACCOUNT}"
-        service = BlobServiceClient(
-            account_url, credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY}
-        )
-        service.create_container(CONTAINER)
+        status, _, answer = storage_request(account_url, "PUT", CONTAINER, "restype=container")
+        if status != 201:
+            raise RuntimeError(f"Azurite did not create the container: {status} {answer!r}")
         yield account_url
     finally:
         process.terminate()
@@ -135,6 +204,9 @@ class ServiceFaults:
     camel_case: bool = False
     #: Block PUTs (counted from 0) that the proxy answers with 500, once each.
     fail_blocks: set[int] = field(default_factory=set)
+    #: The first this many block PUTs wait (up to 5 s) until all of them are in flight,
+    #: so that a client sending them in parallel is seen to.
+    hold_blocks: int = 0
 
 
 class ResultsService:
@@ -149,13 +221,14 @@ class ResultsService:
         self.problems: list[str] = []
         self.artifacts: dict[str, StoredArtifact] = {}
         self.block_puts: list[BlockPut] = []
+        #: The most block PUTs the proxy had in flight at once.
+        self.max_in_flight = 0
+        self._in_flight = 0
         self.single_shot_puts = 0
         self._next_id = 100
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._proxy_blobs = proxy_blobs
-        self._service = BlobServiceClient(
-            account_url, credential={"account_name": ACCOUNT, "account_key": ACCOUNT_KEY}
-        )
         self._servers: list[ThreadingHTTPServer] = []
 
     @property
@@ -192,10 +265,14 @@ class ResultsService:
         }
 
     def blob_bytes(self, name: str) -> bytes:
-        artifact = self.artifacts[name]
-        return bytes(
-            self._service.get_blob_client(CONTAINER, artifact.blob).download_blob().readall()
-        )
+        return self.stored(self.artifacts[name].blob)
+
+    def stored(self, blob: str) -> bytes:
+        """A blob's content as Azurite holds it."""
+        status, _, data = storage_request(self.account_url, "GET", f"{CONTAINER}/{blob}")
+        if status != 200:
+            raise RuntimeError(f"Azurite answered {status} for the blob {blob}")
+        return data
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == method]
@@ -258,10 +335,14 @@ class ResultsService:
         artifact = self.artifacts.get(str(body.get("name")))
         if artifact is None:
             return 404, {"code": "not_found", "msg": "artifact not found"}
-        client = self._service.get_blob_client(CONTAINER, artifact.blob)
-        data = bytes(client.download_blob().readall())
-        properties = client.get_blob_properties()
-        committed, _ = client.get_block_list("committed")
+        path = f"{CONTAINER}/{artifact.blob}"
+        data = self.stored(artifact.blob)
+        _, properties, _ = storage_request(self.account_url, "HEAD", path)
+        _, _, block_list = storage_request(
+            self.account_url, "GET", path, "comp=blocklist&blocklisttype=committed"
+        )
+        committed = re.findall(rb"<Block>", block_list)
+        content_type = properties.get("content-type")
         expected_hash = f"sha256:{hashlib.sha256(data).hexdigest()}"
         if str(body.get("size")) != str(len(data)):
             self.problems.append(f"Finalize: size {body.get('size')} but the blob has {len(data)}")
@@ -271,10 +352,8 @@ class ResultsService:
             )
         if not committed:
             self.problems.append("Finalize: the blob was not built from blocks (single Put Blob)")
-        if properties.content_settings.content_type != "application/zip":
-            self.problems.append(
-                f"Finalize: content type {properties.content_settings.content_type}"
-            )
+        if content_type != "application/zip":
+            self.problems.append(f"Finalize: content type {content_type}")
         artifact.finalized, artifact.size = True, len(data)
         return 200, {"ok": True, "artifact_id": str(artifact.id)}
 
@@ -299,7 +378,7 @@ class ResultsService:
         artifact = self.artifacts.pop(str(body.get("name")), None)
         if artifact is None:
             return 404, {"code": "not_found", "msg": "artifact not found"}
-        self._service.get_blob_client(CONTAINER, artifact.blob).delete_blob()
+        storage_request(self.account_url, "DELETE", f"{CONTAINER}/{artifact.blob}")
         return 200, {"ok": True, "artifact_id": str(artifact.id)}
 
     def _signed_url(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -309,15 +388,7 @@ class ResultsService:
         return 200, {"signed_url": self._sas_url(artifact.blob, write=False, direct=True)}
 
     def _sas_url(self, blob: str, *, write: bool, direct: bool = False) -> str:
-        permission = BlobSasPermissions(read=True, create=write, write=write)
-        sas = generate_blob_sas(
-            ACCOUNT,
-            CONTAINER,
-            blob,
-            account_key=ACCOUNT_KEY,
-            permission=permission,
-            expiry=datetime.now(UTC) + timedelta(hours=1),
-        )
+        sas = blob_sas(blob, "rcw" if write else "r", datetime.now(UTC) + timedelta(hours=1))
         origin = self.account_url
         if self._proxy_blobs and not direct:
             host, port = self._servers[1].server_address[:2]
@@ -326,14 +397,31 @@ class ResultsService:
 
     # -- the blob proxy ---------------------------------------------------------------------
 
+    def proxy_done(self, put: BlockPut) -> None:
+        """A block PUT was answered."""
+        with self._arrived:
+            self._in_flight -= 1
+            put.ended = time.monotonic()
+
     def proxy_put(self, path: str, query: str) -> tuple[BlockPut | None, int | None]:
         """Record a PUT through the proxy; return (the block PUT, a status to fail it with)."""
         params = parse_qs(query)
         comp = (params.get("comp") or [""])[0]
         if comp == "block":
-            with self._lock:
+            with self._arrived:
                 put = BlockPut(len(self.block_puts), params["blockid"][0], time.monotonic())
                 self.block_puts.append(put)
+                self._in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self._in_flight)
+                self._arrived.notify_all()
+                if put.index < self.faults.hold_blocks:
+                    self._arrived.wait_for(
+                        lambda: (
+                            self._in_flight >= self.faults.hold_blocks
+                            or len(self.block_puts) > self.faults.hold_blocks
+                        ),
+                        timeout=5,
+                    )
                 if put.index in self.faults.fail_blocks:
                     self.faults.fail_blocks.discard(put.index)
                     return put, 500
@@ -396,21 +484,26 @@ class _BlobProxy(BaseHTTPRequestHandler):
         put, fail = (
             double.proxy_put(parts.path, parts.query) if self.command == "PUT" else (None, None)
         )
-        if fail:
-            payload = b"<Error><Code>InternalError</Code></Error>"
-            self.send_response(fail)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
+        try:
+            if fail:
+                payload = b"<Error><Code>InternalError</Code></Error>"
+                self.send_response(fail)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            self._relay(double, body)
+        finally:
+            if put is not None:
+                double.proxy_done(put)
+
+    def _relay(self, double: ResultsService, body: bytes) -> None:
         target = urlsplit(double.account_url)
         connection = http.client.HTTPConnection(target.hostname or "", target.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
         connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
-        if put is not None:
-            put.ended = time.monotonic()
         self.send_response(response.status)
         for name, value in response.getheaders():
             if name.lower() not in {"transfer-encoding", "connection"}:

@@ -10,22 +10,32 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.parse
 import zipfile
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from playcanvas_backup.artifact import ArtifactUploader, check_name
-from playcanvas_backup.artifact.blob import upload_blob
+from playcanvas_backup.artifact.blob import (
+    PARALLEL_BLOCKS,
+    block_id,
+    stages_in_parallel,
+    upload_blob,
+    with_query,
+)
 from playcanvas_backup.artifact.service import BackendIds
 from playcanvas_backup.artifact.upload import expiry
 from playcanvas_backup.artifact.zipstream import StoredZip
 from playcanvas_backup.config import ArtifactRuntime
 from playcanvas_backup.download import Archive
 from playcanvas_backup.errors import ArtifactError
+from playcanvas_backup.retries import BLOB_UPLOAD, BlobUploadPolicy
+from tests.act_server import ActArtifactServer, fnv32a
 from tests.artifact_service import (
     AZURITE,
     JOB_ID,
@@ -33,6 +43,7 @@ from tests.artifact_service import (
     RUN_ID,
     ResultsService,
     azurite,
+    blob_sas,
     runtime_token,
 )
 from tests.conftest import Action
@@ -149,13 +160,20 @@ class Recorder:
         self.waits: list[float] = []
 
 
+SMALL_BLOCKS = 256 << 10
+#: For the stall tests: a block that moves nothing for a second is given up on.
+QUICK = BlobUploadPolicy(stall_timeout=1.0, attempts=2)
+
+
 def uploader(
-    service: ResultsService,
+    service: ResultsService | ActArtifactServer,
     record: Recorder,
     *,
     overwrite: bool = False,
     retention_days: int | None = None,
     cap: int | None = None,
+    block_size: int = 8 << 20,
+    policy: BlobUploadPolicy = BLOB_UPLOAD,
 ) -> ArtifactUploader:
     env = service.env()
     runtime = ArtifactRuntime(
@@ -174,7 +192,8 @@ def uploader(
         log=record.lines.append,
         warn=record.warnings.append,
         sleep=record.waits.append,
-        block_retry_wait=0.05,
+        block_size=block_size,
+        blob_policy=policy,
     )
 
 
@@ -200,11 +219,10 @@ def test_uploads_the_archive_as_an_artifact(service: ResultsService, archive: Ar
 
 
 @needs_node
-def test_stages_blocks_in_order_one_at_a_time(service: ResultsService, archive: Archive) -> None:
+def test_never_sends_a_single_shot_put_blob(service: ResultsService, archive: Archive) -> None:
     uploader(service, Recorder())(archive, "a")
 
-    puts = service.block_puts
-    assert len(puts) == 1  # 3 MiB fits one 8 MiB block
+    assert len(service.block_puts) == 1  # 3 MiB fits one 8 MiB block
     assert service.single_shot_puts == 0
 
 
@@ -214,23 +232,52 @@ def test_many_blocks_go_in_order_and_never_overlap(
 ) -> None:
     url = service._sas_url("direct/blocks.zip", write=True)
     with archive.path.open("rb") as data:
-        sent = upload_blob(url, data, parallel=False, block_size=256 << 10)
+        sent = upload_blob(url, data, parallel=False, block_size=SMALL_BLOCKS)
 
     puts = service.block_puts
-    assert len(puts) == -(-archive.size // (256 << 10))
+    assert len(puts) == -(-archive.size // SMALL_BLOCKS) > 1
+    assert [p.block_id for p in puts] == [block_id(i) for i in range(len(puts))]
     assert len({len(p.block_id) for p in puts}) == 1
     assert all(a.ended <= b.started for a, b in itertools.pairwise(puts))
+    assert service.max_in_flight == 1
+    assert service.stored("direct/blocks.zip") == archive.path.read_bytes()
     assert sent.size == archive.size and sent.sha256 == archive.sha256
 
 
 @needs_node
-def test_parallel_blocks_make_the_same_blob(service: ResultsService, archive: Archive) -> None:
+def test_parallel_blocks_overlap_and_make_the_same_blob(
+    service: ResultsService, archive: Archive
+) -> None:
+    service.faults.hold_blocks = PARALLEL_BLOCKS
     url = service._sas_url("direct/parallel.zip", write=True)
     with archive.path.open("rb") as data:
-        upload_blob(url, data, parallel=True, block_size=256 << 10)
+        upload_blob(url, data, parallel=True, block_size=SMALL_BLOCKS)
 
-    blob = service._service.get_blob_client("artifacts", "direct/parallel.zip")
-    assert bytes(blob.download_blob().readall()) == archive.path.read_bytes()
+    assert service.max_in_flight == PARALLEL_BLOCKS
+    assert service.stored("direct/parallel.zip") == archive.path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("url", "parallel"),
+    [
+        ("https://productionresultssa3.blob.core.windows.net/actions-results/a.zip?sig=x", True),
+        ("https://ProductionResultsSA3.Blob.Core.Windows.Net./actions-results/a.zip", True),
+        ("http://127.0.0.1:10000/devstoreaccount1/artifacts/a.zip?sv=2025-11-05", False),
+        ("http://172.17.0.1:34567/twirp/x/UploadArtifact?sig=x&taskID=1", False),
+        ("https://blob.core.windows.net.example.org/a.zip", False),
+        ("https://example.org/a.zip?host=x.blob.core.windows.net", False),
+    ],
+)
+def test_blocks_go_in_parallel_only_to_azures_blob_hosts(url: str, parallel: bool) -> None:
+    assert stages_in_parallel(url) is parallel
+
+
+def test_comp_is_appended_to_the_query_as_it_was_given() -> None:
+    url = "http://h/UploadArtifact?sig=ab-_c=&expires=2026-12-03+09%3A41%3A20+%2B0000+UTC#f"
+    assert with_query(url, comp="block", blockid="YQ+/=") == (
+        "http://h/UploadArtifact?sig=ab-_c=&expires=2026-12-03+09%3A41%3A20+%2B0000+UTC"
+        "&comp=block&blockid=YQ%2B%2F%3D"
+    )
 
 
 @needs_node
@@ -240,6 +287,179 @@ def test_a_failed_block_put_is_sent_again(service: ResultsService, archive: Arch
 
     assert service.problems == []
     assert [p.block_id for p in service.block_puts][:2] == [service.block_puts[0].block_id] * 2
+
+
+def secrets_of(url: str) -> list[str]:
+    """The signed URL and its signature, raw and decoded: none may be printed."""
+    query = url.split("?", 1)[1]
+    raw = next(part[4:] for part in query.split("&") if part.startswith("sig="))
+    return [url, query, raw, urllib.parse.unquote(raw)]
+
+
+def assert_no_secret(url: str, *texts: str) -> None:
+    for text in texts:
+        assert "sig=" not in text
+        for secret in secrets_of(url):
+            assert secret not in text
+
+
+@needs_node
+def test_a_refused_signature_is_explained_without_the_link(
+    service: ResultsService, archive: Archive
+) -> None:
+    good = service._sas_url("direct/refused.zip", write=True)
+    url = good.replace("sig=", "sig=AAAA")  # Azurite: 403 AuthorizationFailure
+    record = Recorder()
+    with archive.path.open("rb") as data, pytest.raises(ArtifactError) as failure:
+        upload_blob(url, data, parallel=False, log=record.lines.append)
+
+    message = str(failure.value)
+    assert "refused the upload's signature (HTTP 403 AuthorizationFailure)" in message
+    assert "expired" not in message
+    assert_no_secret(url, message, *record.lines)
+
+
+@needs_node
+def test_an_expired_link_is_explained_without_the_link(
+    service: ResultsService, archive: Archive
+) -> None:
+    expired = datetime.now(UTC) - timedelta(minutes=5)
+    url = f"{service.account_url}/artifacts/direct/expired.zip?"
+    url += blob_sas("direct/expired.zip", "rcw", expired)
+    with archive.path.open("rb") as data, pytest.raises(ArtifactError) as failure:
+        upload_blob(url, data, parallel=False)
+
+    message = str(failure.value)
+    assert "HTTP 403" in message and "link has expired" in message
+    assert_no_secret(url, message)
+
+
+# -- against a server in the style of act's (act, Gitea, Forgejo) ------------------------------
+
+
+@pytest.fixture
+def act() -> Iterator[ActArtifactServer]:
+    with ActArtifactServer() as server:
+        yield server
+
+
+def test_uploads_through_act_with_its_signed_parameters_kept(
+    act: ActArtifactServer, archive: Archive
+) -> None:
+    artifact_id, _ = uploader(act, Recorder(), block_size=SMALL_BLOCKS)(archive, "a")
+
+    assert act.problems == []
+    assert artifact_id == fnv32a("a")
+    assert len(act.block_puts()) > 1 and all(p.status == 201 for p in act.block_puts())
+    assert unpacked(bytes(act.files["a"])) == {archive.path.name: archive.path.read_bytes()}
+
+
+def test_blocks_go_to_act_one_at_a_time(act: ActArtifactServer, archive: Archive) -> None:
+    uploader(act, Recorder(), block_size=SMALL_BLOCKS)(archive, "a")
+
+    assert len(act.block_puts()) > 1
+    assert act.max_in_flight == 1
+
+
+def test_the_act_double_refuses_a_re_encoded_signature(act: ActArtifactServer) -> None:
+    _, answer = act.twirp("CreateArtifact", {"workflow_run_backend_id": "31", "name": "a"})
+    url = str(answer["signedUploadUrl"])
+    assert "=&expires=" in url  # act's signature keeps its base64 padding
+    re_encoded = url.replace("=&expires=", "%3D&expires=") + "&comp=block&blockid=YQ%3D%3D"
+
+    assert requests.put(re_encoded, data=b"block", timeout=10).status_code == 401
+    assert act.files["a"] == b""
+    assert act.problems == ["the signed URL's own parameters arrived changed: sig"]
+
+
+@needs_node
+def test_the_official_client_downloads_what_act_stored(
+    act: ActArtifactServer, archive: Archive, tmp_path: Path
+) -> None:
+    artifact_id, _ = uploader(act, Recorder(), block_size=SMALL_BLOCKS)(archive, "a")
+    target = tmp_path / "downloaded"
+
+    official(act, "download", str(artifact_id), str(target), cwd=tmp_path)
+
+    restored = target / archive.path.name
+    assert hashlib.sha256(restored.read_bytes()).hexdigest() == archive.sha256
+
+
+def test_a_block_503_is_sent_again(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.block_statuses = [503]
+    record = Recorder()
+    uploader(act, record, block_size=SMALL_BLOCKS)(archive, "a")
+
+    assert [p.status for p in act.block_puts()][:2] == [503, 201]
+    assert unpacked(bytes(act.files["a"])) == {archive.path.name: archive.path.read_bytes()}
+    assert len(record.waits) == 1 and 2 <= record.waits[0] <= 4
+    (line,) = record.lines
+    assert "block 1" in line and "HTTP 503" in line and "trying again" in line
+
+
+def test_an_expired_act_link_is_explained(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.expired_links = True
+    record = Recorder()
+    with pytest.raises(ArtifactError, match=r"\(HTTP 401\): the signed upload link has expired"):
+        uploader(act, record)(archive, "a")
+
+    (url,) = [m for m in record.masked if m.startswith("http")]
+    assert_no_secret(url, *record.lines)
+    assert [p.status for p in act.blob_puts] == [401]
+
+
+def test_a_too_large_block_is_explained(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.block_statuses = [413]
+    act.faults.status_body = b"<html><body>413 Request Entity Too Large</body></html>"
+    record = Recorder()
+    with pytest.raises(ArtifactError) as failure:
+        uploader(act, record)(archive, "a")
+
+    message = str(failure.value)
+    assert "as too large (HTTP 413)" in message and "client_max_body_size" in message
+    assert "html" not in message
+    (url,) = [m for m in record.masked if m.startswith("http")]
+    assert_no_secret(url, message)
+
+
+def test_a_full_storage_quota_is_explained(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.block_statuses = [413]
+    act.faults.status_body = b"Quota exceeded"
+    record = Recorder()
+    with pytest.raises(ArtifactError) as failure:
+        uploader(act, record)(archive, "a")
+
+    message = str(failure.value)
+    assert "quota exceeded" in message and "archive itself was saved" in message
+    assert len(act.block_puts()) == 1  # final: not sent again
+    (url,) = [m for m in record.masked if m.startswith("http")]
+    assert_no_secret(url, message)
+
+
+def test_a_stalled_block_is_given_up_on(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.stall_blocks = QUICK.attempts
+    record = Recorder()
+    with pytest.raises(ArtifactError) as failure:
+        uploader(act, record, policy=QUICK)(archive, "a")
+
+    assert str(failure.value) == (
+        f"Uploading block 1 of the artifact failed {QUICK.attempts} times, the last time: "
+        "upload progress stalled (no data moved for 1 s). The archive itself was saved."
+    )
+    assert len(act.block_puts()) == QUICK.attempts
+    assert len(record.waits) == QUICK.attempts - 1
+    (url,) = [m for m in record.masked if m.startswith("http")]
+    assert_no_secret(url, str(failure.value), *record.lines)
+
+
+def test_a_stalled_block_is_sent_again(act: ActArtifactServer, archive: Archive) -> None:
+    act.faults.stall_blocks = 1
+    record = Recorder()
+    uploader(act, record, policy=QUICK)(archive, "a")
+
+    assert [p.status for p in act.block_puts()] == [0, 201]
+    assert unpacked(bytes(act.files["a"])) == {archive.path.name: archive.path.read_bytes()}
+    assert "stalled" in record.lines[0]
 
 
 @needs_node
@@ -334,7 +554,9 @@ def test_sends_the_capped_retention(service: ResultsService, archive: Archive) -
 # -- the official client as a peer --------------------------------------------------------------
 
 
-def official(service: ResultsService, *args: str, cwd: Path) -> dict[str, object]:
+def official(
+    service: ResultsService | ActArtifactServer, *args: str, cwd: Path
+) -> dict[str, object]:
     env = {**os.environ, **service.env(), "RUNNER_TEMP": str(cwd), "GITHUB_WORKSPACE": str(cwd)}
     done = subprocess.run(
         [str(NODE), str(NODE_DIR / "peer.mjs"), *args],
@@ -406,6 +628,23 @@ def test_the_action_uploads_each_archive_and_reports_it(
     signature = next(line for line in masks if "sig=" in line).split("sig=")[1].split("&")[0]
     assert signature not in "\n".join(line for line in run.log.splitlines() if line not in masks)
     assert f"::add-mask::{service.token}" in masks
+
+
+def test_the_action_uploads_through_an_act_style_server(
+    action: Action, act: ActArtifactServer
+) -> None:
+    run = action(upload_artifact="true", branch="dev", env=act.env())
+
+    assert run.exit_code == 0, run.log
+    assert act.problems == []
+    assert run.outputs["artifact-id"] == str(fnv32a("playcanvas-111111-dev"))
+    saved = run.workspace / run.outputs["path"]
+    assert unpacked(bytes(act.files["playcanvas-111111-dev"])) == {saved.name: saved.read_bytes()}
+    upload_url = act.issued["playcanvas-111111-dev"]
+    signature = upload_url.split("sig=")[1].split("&")[0]
+    masks = {line for line in run.stdout.splitlines() if line.startswith("::add-mask::")}
+    assert f"::add-mask::{signature}" in masks
+    assert signature not in "\n".join(line for line in run.log.splitlines() if line not in masks)
 
 
 @needs_node

@@ -209,6 +209,22 @@ def test_a_public_repository_without_upload_is_fine(tmp_path: Path) -> None:
     ).upload_artifact
 
 
+@pytest.mark.parametrize("days", ["", "0", " 0 "])
+def test_a_zero_or_empty_retention_setting_is_no_known_cap(days: str) -> None:
+    runtime = settings({**RUNTIME, "GITHUB_RETENTION_DAYS": days}).artifact_runtime
+    assert runtime is not None and runtime.retention_cap_days is None
+
+
+def test_an_absent_retention_setting_is_no_known_cap() -> None:
+    runtime = settings(RUNTIME).artifact_runtime
+    assert runtime is not None and runtime.retention_cap_days is None
+
+
+def test_the_repository_retention_setting_is_the_cap() -> None:
+    runtime = settings({**RUNTIME, "GITHUB_RETENTION_DAYS": "7"}).artifact_runtime
+    assert runtime is not None and runtime.retention_cap_days == 7
+
+
 # -- absurd inputs (issue 9) ---------------------------------------------------------------
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import ipaddress
 import os
 import socket
 import subprocess
 import sys
+import time
+import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -17,6 +23,8 @@ import requests
 from playcanvas_backup.download import MAX_ATTEMPTS, download
 from playcanvas_backup.errors import DownloadFailed, VerificationFailed
 from tests.emulator import Emulator
+from tests.emulator.archives import data_start, declared_bomb, zip_bytes
+from tests.scripted_host import Reply, Request, ScriptedHost, serve_bytes, untrusted_tls
 
 PROJECT = 5
 
@@ -204,3 +212,397 @@ def test_a_failing_disk_is_final_and_leaves_nothing(pc: Emulator, tmp_path: Path
     assert "Writing the archive in" in done.stdout and "File too large" in done.stdout
     assert len(pc.downloads()) == 1  # not retried
     assert list((tmp_path / "out").iterdir()) == []
+
+
+# -- the zip check in the same pass ---------------------------------------------------------
+
+
+def test_checks_the_zip_in_the_same_pass(pc: Emulator, tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session(), log=lines.append)
+
+    assert not any("reading it back" in line for line in lines), lines
+
+
+def test_a_resumed_download_continues_the_zip_check(pc: Emulator, tmp_path: Path) -> None:
+    pc.faults.drops, pc.faults.drop_after = 1, 70_001
+    lines: list[str] = []
+
+    archive = download(
+        lambda: link(pc),
+        tmp_path / "a.zip",
+        session=requests.Session(),
+        sleep=no_wait,
+        log=lines.append,
+    )
+
+    assert [r.headers.get("Range") for r in pc.downloads()] == [None, "bytes=70001-"]
+    assert not any("reading it back" in line for line in lines), lines
+    assert archive.sha256 == hashlib.sha256(served(pc)).hexdigest()
+
+
+def test_a_download_started_over_restarts_the_zip_check(pc: Emulator, tmp_path: Path) -> None:
+    pc.faults.drops, pc.faults.drop_after, pc.faults.no_range = 1, 70_001, True
+    lines: list[str] = []
+
+    archive = download(
+        lambda: link(pc),
+        tmp_path / "a.zip",
+        session=requests.Session(),
+        sleep=no_wait,
+        log=lines.append,
+    )
+
+    assert any("starting over" in line for line in lines), lines
+    assert not any("reading it back" in line for line in lines), lines
+    assert archive.sha256 == hashlib.sha256(served(pc)).hexdigest()
+
+
+def fetch_bytes(data: bytes, tmp_path: Path, **options: Any) -> tuple[Path, list[str]]:
+    """Download ``data`` from a scripted host; returns the target and the log lines."""
+    lines: list[str] = []
+    target = tmp_path / "a.zip"
+    with ScriptedHost(serve_bytes(data)) as host:
+        download(
+            lambda: host.url("/a.zip?sig=1"),
+            target,
+            session=requests.Session(),
+            sleep=no_wait,
+            log=lines.append,
+            **options,
+        )
+    return target, lines
+
+
+def test_a_layout_one_pass_cannot_follow_is_read_back(tmp_path: Path) -> None:
+    data = zip_bytes(
+        {"a.txt": b"x" * 5000, "b.bin": os.urandom(999)},
+        streamed=True,
+        compression=zipfile.ZIP_STORED,
+    )
+
+    target, lines = fetch_bytes(data, tmp_path)
+
+    assert target.read_bytes() == data
+    assert any("reading it back (a stored member with a data descriptor" in line for line in lines)
+
+
+def test_a_damaged_layout_that_is_read_back_is_refused(tmp_path: Path) -> None:
+    data = zip_bytes(
+        {"a.txt": b"x" * 5000, "b.bin": os.urandom(999)},
+        streamed=True,
+        compression=zipfile.ZIP_STORED,
+    )
+    damaged = bytearray(data)
+    damaged[data_start(data, 1) + 10] ^= 0xFF
+
+    with pytest.raises(VerificationFailed, match=r"member 'b\.bin' fails its CRC check"):
+        fetch_bytes(bytes(damaged), tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_a_zip_bomb_without_inflating_it(tmp_path: Path) -> None:
+    bomb = declared_bomb(200, declared=1 << 30)  # 200 GiB of zeros declared in a few KB
+
+    with pytest.raises(VerificationFailed, match="zip bomb"):
+        fetch_bytes(bomb, tmp_path)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_logs_progress_while_reading_a_long_archive_back(tmp_path: Path) -> None:
+    data = zip_bytes(
+        {f"{i}.txt": b"x" * 100 for i in range(50)}, streamed=True, compression=zipfile.ZIP_STORED
+    )
+    ticks = iter(range(0, 1_000_000, 2))
+
+    _, lines = fetch_bytes(data, tmp_path, clock=lambda: float(next(ticks)))
+
+    assert any(line.startswith("checking the zip: ") and "members" in line for line in lines)
+
+
+# -- a hostile download host ----------------------------------------------------------------
+
+
+class LoopbackOnly(requests.Session):
+    """A session that fails the test if it is ever asked to connect off this machine."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        host = urlsplit(request.url or "").hostname or ""
+        assert ipaddress.ip_address(host).is_loopback, f"a connection to {host} was attempted"
+        return super().send(request, **kwargs)
+
+
+def test_follows_a_redirect_and_masks_and_redacts_each_hop(tmp_path: Path) -> None:
+    data = zip_bytes({"a.txt": b"hello"})
+    masked: list[str] = []
+    lines: list[str] = []
+
+    def script(request: Request) -> Reply:
+        if request.target.startswith("/start"):
+            return Reply(302, [("Location", "/final?sig=hop-two-secret")])
+        return serve_bytes(data)(request)
+
+    with ScriptedHost(script) as host:
+        download(
+            lambda: host.url("/start?sig=first"),
+            tmp_path / "a.zip",
+            session=LoopbackOnly(),
+            mask=masked.append,
+            log=lines.append,
+        )
+
+    assert (tmp_path / "a.zip").read_bytes() == data
+    assert host.url("/final?sig=hop-two-secret") in masked and "sig=hop-two-secret" in masked
+    assert not any("hop-two-secret" in line for line in lines)
+
+
+def test_a_redirect_signature_never_reaches_a_message(tmp_path: Path) -> None:
+    def script(request: Request) -> Reply:
+        if request.target.startswith("/start"):
+            return Reply(302, [("Location", "/broken?sig=hop-two-secret")])
+        return Reply(200, [("Content-Length", "5000")], b"short", close=True)  # breaks off
+
+    with ScriptedHost(script) as host, pytest.raises(DownloadFailed) as failure:
+        download(
+            lambda: host.url("/start?sig=first"),
+            tmp_path / "a.zip",
+            session=LoopbackOnly(),
+            sleep=no_wait,
+        )
+
+    assert "hop-two-secret" not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("location", "address", "refusal"),
+    [
+        ("http://10.0.0.5/a.zip", None, "not https"),
+        ("https://metadata.example/latest", "169.254.169.254", "not a public address"),
+        ("https://storage.example/a.zip", "10.0.0.5", "not a public address"),
+        ("https://storage.example/a.zip", "192.168.1.20", "not a public address"),
+        ("https://storage.example/a.zip", "fd00:ec2::254", "not a public address"),
+        ("https://storage.example/a.zip", "::ffff:172.16.0.1", "not a public address"),
+        ("https://user:pw@storage.example/a.zip", "93.184.216.34", "carries credentials"),
+    ],
+)
+def test_refuses_a_redirect_to_an_address_that_is_not_public(
+    location: str, address: str | None, refusal: str, tmp_path: Path
+) -> None:
+    resolved: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return [address] if address else []
+
+    with (
+        ScriptedHost(lambda request: Reply(302, [("Location", location)])) as host,
+        pytest.raises(DownloadFailed, match=refusal),
+    ):
+        download(
+            lambda: host.url("/a.zip?sig=1"),
+            tmp_path / "a.zip",
+            session=LoopbackOnly(),
+            resolve=resolve,
+            verify_zip=False,
+        )
+
+    assert len(host.requests) == 1  # refused before any connection to the new host
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gives_up_after_a_few_redirects(tmp_path: Path) -> None:
+    with (
+        ScriptedHost(lambda request: Reply(302, [("Location", "/again?sig=1")])) as host,
+        pytest.raises(DownloadFailed, match="redirected more than 5 times"),
+    ):
+        download(lambda: host.url("/a.zip"), tmp_path / "a.zip", session=LoopbackOnly())
+
+    assert len(host.requests) == 6
+
+
+def test_a_gzip_body_is_never_saved_even_without_verify(tmp_path: Path) -> None:
+    body = gzip.compress(zip_bytes({"a.txt": b"hello"}))
+    reply = Reply(200, [("Content-Encoding", "gzip")], body)
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(DownloadFailed, match="encoded \\('gzip'\\)"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            verify_zip=False,
+            sleep=no_wait,
+        )
+
+    assert len(host.requests) == 1  # final: not retried
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1e3", "-5", "99999999999999999999999", " 0x10"])
+def test_an_invalid_content_length_fails_cleanly(length: str, tmp_path: Path) -> None:
+    reply = Reply(200, [("Content-Length", length)], b"", length=False)
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(DownloadFailed, match="invalid Content-Length"),
+    ):
+        download(lambda: host.url("/a.zip"), tmp_path / "a.zip", session=requests.Session())
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_host_trickling_bytes_fails_when_the_deadline_passes(tmp_path: Path) -> None:
+    """A byte every (emulated) 59 s: each read is within the read timeout, but the
+    deadline (300 s) ends the download after a few of them."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 59.0
+        return now[0]
+
+    reply = Reply(200, [], b"x" * 1000, trickle=0.01)
+    started = time.monotonic()
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(DownloadFailed, match="before the deadline"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            clock=clock,
+            deadline=300.0,
+            sleep=no_wait,
+        )
+
+    assert time.monotonic() - started < 5
+    assert len(host.requests) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_retries_never_wait_past_the_deadline(pc: Emulator, tmp_path: Path) -> None:
+    pc.faults.download_errors = 1000
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(DownloadFailed, match="before the deadline"):
+        download(
+            lambda: link(pc),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            clock=lambda: now[0],
+            sleep=sleep,
+            deadline=5.0,
+        )
+
+    assert sum(waits) <= 5.0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_certificate_failure_is_final_at_once(tmp_path: Path) -> None:
+    waits: list[float] = []
+    with (
+        untrusted_tls(tmp_path) as tls,
+        ScriptedHost(serve_bytes(b"PK"), tls=tls) as host,
+        pytest.raises(DownloadFailed, match="certificate failed verification"),
+    ):
+        download(
+            lambda: host.url("/a.zip?sig=1"),
+            tmp_path / "out" / "a.zip",
+            session=requests.Session(),
+            sleep=waits.append,
+            environ={},
+        )
+
+    assert waits == []
+
+
+def test_a_malformed_link_is_final_at_once(tmp_path: Path) -> None:
+    waits: list[float] = []
+
+    with pytest.raises(DownloadFailed, match="not a valid URL"):
+        download(
+            lambda: "http://127.0.0.1:99999/a.zip",
+            tmp_path / "a.zip",
+            session=LoopbackOnly(),
+            sleep=waits.append,
+        )
+
+    assert waits == []
+
+
+def test_sends_no_netrc_credentials(
+    pc: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "home" / ".netrc"
+    netrc.parent.mkdir()
+    netrc.write_text("machine 127.0.0.2 login runner password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(netrc.parent))
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session())
+
+    assert "Authorization" not in pc.downloads()[0].headers
+
+
+def test_uses_the_proxy_from_https_proxy_only(tmp_path: Path) -> None:
+    """HTTPS_PROXY is honoured (the proxy resolves and connects, so no address check
+    here); the proxy here refuses the tunnel, which is retried and fails."""
+    with (
+        ScriptedHost(lambda request: Reply(403, [], b"no")) as proxy,
+        pytest.raises(DownloadFailed),
+    ):
+        download(
+            lambda: "https://storage.example/a.zip?sig=1",
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            sleep=no_wait,
+            resolve=lambda host, port: pytest.fail("resolved although a proxy connects"),
+            environ={"HTTPS_PROXY": proxy.origin, "HTTP_PROXY": "http://127.0.0.9:1"},
+        )
+
+    assert proxy.requests[0].method == "CONNECT"
+    assert proxy.requests[0].target == "storage.example:443"
+
+
+def test_no_proxy_sends_the_download_direct_with_the_address_check(tmp_path: Path) -> None:
+    with pytest.raises(DownloadFailed, match="not a public address"):
+        download(
+            lambda: "https://storage.example/a.zip?sig=1",
+            tmp_path / "a.zip",
+            session=LoopbackOnly(),
+            resolve=lambda host, port: ["10.1.2.3"],
+            environ={"HTTPS_PROXY": "http://127.0.0.9:1", "NO_PROXY": ".example"},
+        )
+
+
+def test_receives_a_chunked_body_whole(tmp_path: Path) -> None:
+    data = zip_bytes({"a.bin": os.urandom(300_000)}, compression=zipfile.ZIP_STORED)
+    chunks = b"".join(
+        b"%x\r\n" % len(data[i : i + 70_000]) + data[i : i + 70_000] + b"\r\n"
+        for i in range(0, len(data), 70_000)
+    )
+    reply = Reply(200, [("Transfer-Encoding", "chunked")], chunks + b"0\r\n\r\n", length=False)
+    lines: list[str] = []
+
+    with ScriptedHost(lambda request: reply) as host:
+        archive = download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            log=lines.append,
+        )
+
+    assert archive.sha256 == hashlib.sha256(data).hexdigest()
+    assert not any("reading it back" in line for line in lines), lines

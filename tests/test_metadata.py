@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's linters, and shellcheck for jactionlint
@@ -77,6 +78,44 @@ def test_the_schema_check_rejects_a_broken_action_yml(tmp_path: Path) -> None:
     )
     done = lint("check-jsonschema", "--builtin-schema", "vendor.github-actions", str(broken))
     assert done.returncode != 0, explain(done)
+
+
+def expressions_outside_input_defaults(metadata: object) -> list[str]:
+    """Key paths of every key or string value holding ``${{`` outside an input's
+    ``default``: the runner (and act) refuse to load such an action.yml, and the schema
+    check does not notice."""
+    found: list[str] = []
+
+    def is_input_default(path: tuple[str, ...]) -> bool:
+        return len(path) == 3 and path[0] == "inputs" and path[2] == "default"
+
+    def walk(node: object, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if "${{" in str(key):
+                    found.append(".".join((*path, str(key))) + " (key)")
+                walk(value, (*path, str(key)))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, (*path, f"[{index}]"))
+        elif isinstance(node, str) and "${{" in node and not is_input_default(path):
+            found.append(".".join(path))
+
+    walk(metadata, ())
+    return found
+
+
+def test_action_yml_has_no_expression_outside_an_input_default() -> None:
+    metadata = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    assert expressions_outside_input_defaults(metadata) == []
+
+
+def test_the_expression_check_finds_one_in_a_description() -> None:
+    text = (ROOT / "action.yml").read_text()
+    metadata = YAML(typ="safe").load(text)
+    metadata["inputs"]["access-token"]["description"] += " ${{ secrets.X }}"
+    metadata["inputs"]["project-id"]["default"] = "${{ github.run_id }}"
+    assert expressions_outside_input_defaults(metadata) == ["inputs.access-token.description"]
 
 
 # -- workflows ---------------------------------------------------------------------------------
@@ -169,7 +208,7 @@ def test_a_repository_workflow_passes_actionlint(workflow: Path) -> None:
 # -- shell scripts -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("script", ["scripts/container-test", ".ci/run"])
+@pytest.mark.parametrize("script", ["scripts/container-test", "scripts/act-test", ".ci/run"])
 def test_a_shell_script_passes_shellcheck(script: str) -> None:
     done = lint("shellcheck", script)
     assert done.returncode == 0, explain(done)

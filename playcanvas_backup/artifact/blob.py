@@ -1,24 +1,52 @@
-"""Upload the artifact's blob with Put Block / Put Block List (azure-storage-blob).
+"""The one client of the artifact's blob storage: Put Block and Put Block List over HTTP.
 
-Never a single-shot Put Blob: act and Gitea do not store one. Blocks are staged in
-order, one at a time, except against GitHub's own (Azure) storage, where a few go in
-parallel; act appends blocks in arrival order and ignores their ids.
+The signed upload URL comes from the artifact service: an Azure SAS URL on GitHub, a URL
+the runner signs itself on act, Gitea and Forgejo (``sig``, ``expires``, ``artifactName``,
+``taskID``). Its query is kept as given and ``&comp=...`` is appended to it as text:
+decoding and re-encoding it, or keeping only Azure's parameters, breaks those signatures.
+
+Never a single-shot Put Blob: act and Gitea do not store one. Each block is one Put Block
+(base64 ids of one length, URL-encoded), then one Put Block List names them in order and
+sets the blob's content type. act appends blocks in arrival order and ignores their ids,
+so blocks go one at a time, except to Azure's blob hosts (GitHub's artifact storage),
+where ``PARALLEL_BLOCKS`` are in flight at once, as the official client sends them.
+
+Every request is retried under ``retries.BLOB_UPLOAD``. A final failure is an
+``ArtifactError`` whose message says what to do and never holds the URL or its signature.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
 
 from ..errors import ArtifactError
+from ..retries import BLOB_UPLOAD, BlobUploadPolicy
 
 BLOCK_SIZE = 8 << 20
 PARALLEL_BLOCKS = 5
 CONTENT_TYPE = "application/zip"
+#: The storage REST version sent as ``x-ms-version`` (Azure; Azurite 3.35 knows it too).
+API_VERSION = "2025-11-05"
+#: Azure's blob hosts, where GitHub keeps artifacts: blocks go there in parallel.
+PARALLEL_HOST_SUFFIXES = (".blob.core.windows.net",)
+#: The most of an answer's body that is read (error documents are small).
+MAX_ANSWER = 64 << 10
+_ERROR_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9]{1,64})\s*</Code>")
+_GO_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?:\.\d+)? ([+-]\d{4})")
 
 
 class Readable(Protocol):
@@ -31,64 +59,275 @@ class Uploaded:
     sha256: str
 
 
+class _Retryable(ArtifactError):
+    """A 429/5xx answer, a dropped connection or a stall: worth another try."""
+
+
+class _Abandoned(ArtifactError):
+    """Another block failed for good: the rest of the upload is not worth sending."""
+
+
+def stages_in_parallel(signed_url: str) -> bool:
+    """Whether blocks may go in parallel: only to Azure's blob hosts (GitHub's storage)."""
+    host = (urlsplit(signed_url).hostname or "").lower().rstrip(".")
+    return host.endswith(PARALLEL_HOST_SUFFIXES)
+
+
+def block_id(index: int) -> str:
+    """Base64 of a fixed-width counter: every id has the same length, as Azure requires."""
+    return base64.b64encode(f"block-{index:010d}".encode()).decode()
+
+
+def block_list(ids: list[str]) -> bytes:
+    """The Put Block List body: every block, in order, as the latest version of it."""
+    latest = "".join(f"<Latest>{block}</Latest>" for block in ids)
+    return f'<?xml version="1.0" encoding="utf-8"?><BlockList>{latest}</BlockList>'.encode()
+
+
+def with_query(signed_url: str, **params: str) -> str:
+    """``signed_url`` with ``params`` appended to its query, which stays as it was given."""
+    base = signed_url.partition("#")[0]
+    extra = "&".join(f"{name}={quote(value, safe='')}" for name, value in params.items())
+    if "?" not in base:
+        return f"{base}?{extra}"
+    return base + ("" if base.endswith(("?", "&")) else "&") + extra
+
+
 def upload_blob(
     signed_url: str,
     stream: Readable,
     *,
     parallel: bool,
     block_size: int = BLOCK_SIZE,
-    first_retry_wait: float = 2.0,
-    progress: Callable[[int], None] = lambda sent: None,
+    session: requests.Session | None = None,
+    policy: BlobUploadPolicy = BLOB_UPLOAD,
+    sleep: Callable[[float], None] = time.sleep,
+    log: Callable[[str], None] = lambda message: None,
+    clock: Callable[[], float] = time.time,
 ) -> Uploaded:
     """Send everything ``stream`` gives as one block blob; return its size and SHA-256.
 
-    A failed block PUT is sent again by the Azure SDK's own retry policy (5 retries,
-    waits growing from ``first_retry_wait`` seconds).
+    The next block is read while the last ones are sent: at most ``PARALLEL_BLOCKS``
+    (``parallel``) or one PUT in flight, and one more block in memory.
     """
-    # Imported here: the Azure SDK is the heaviest import, and only uploads need it.
-    from azure.core.exceptions import AzureError  # noqa: PLC0415
-    from azure.storage.blob import (  # noqa: PLC0415
-        BlobBlock,
-        BlobClient,
-        ContentSettings,
-        ExponentialRetry,
+    parts = urlsplit(signed_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ArtifactError(
+            "The artifact service gave an upload link that is not an http(s) URL; "
+            "cannot upload the artifact."
+        )
+    http = _session() if session is None else session
+    blob = _Blob(
+        signed_url,
+        session=http,
+        policy=policy,
+        sleep=sleep,
+        log=log,
+        clock=clock,
     )
-
-    retry = ExponentialRetry(
-        initial_backoff=first_retry_wait,  # type: ignore[arg-type]  # typed int, takes float
-        increment_base=2,
-        retry_total=5,
-        random_jitter_range=min(1, first_retry_wait),  # type: ignore[arg-type]
-    )
-    blob = BlobClient.from_blob_url(signed_url, retry_policy=retry)
-    digest = hashlib.sha256()
-    block_ids: list[str] = []
-    in_flight: deque[Future[Any]] = deque()
-    size = 0
     try:
-        with ThreadPoolExecutor(max_workers=PARALLEL_BLOCKS if parallel else 1) as pool:
+        return _upload(blob, stream, PARALLEL_BLOCKS if parallel else 1, block_size)
+    finally:
+        if session is None:
+            http.close()
+
+
+def _upload(blob: _Blob, stream: Readable, width: int, block_size: int) -> Uploaded:
+    """Put each block with at most ``width`` in flight, then the block list."""
+    digest = hashlib.sha256()
+    ids: list[str] = []
+    in_flight: deque[Future[None]] = deque()
+    size = 0
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="block") as pool:
+        try:
             while block := stream.read(block_size):
                 digest.update(block)
-                block_id = f"{len(block_ids):08d}"  # same length for every block
-                block_ids.append(block_id)
-                if len(in_flight) >= (PARALLEL_BLOCKS if parallel else 1):
+                if len(in_flight) >= width:
                     in_flight.popleft().result()
-                in_flight.append(pool.submit(blob.stage_block, block_id, block, length=len(block)))
+                ids.append(block_id(len(ids)))
+                in_flight.append(pool.submit(blob.put_block, len(ids), ids[-1], block))
                 size += len(block)
-                progress(size)
             while in_flight:
                 in_flight.popleft().result()
-        blob.commit_block_list(
-            [BlobBlock(block_id) for block_id in block_ids],
-            content_settings=ContentSettings(content_type=CONTENT_TYPE),
-        )
-    except AzureError as exc:
-        raise ArtifactError(f"Uploading the artifact's blob failed: {_describe(exc)}") from exc
+        except BaseException:
+            blob.abandon()
+            raise
+    blob.put_block_list(ids)
     return Uploaded(size, digest.hexdigest())
 
 
-def _describe(exc: Exception) -> str:
-    """The storage error without its URL (the SAS signature is a credential)."""
-    message = getattr(exc, "reason", None) or type(exc).__name__
-    status = getattr(exc, "status_code", None)
-    return f"{status} {message}" if status else str(message)
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=PARALLEL_BLOCKS)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class _Blob:
+    """The requests to one signed blob URL, each under the retry policy."""
+
+    def __init__(
+        self,
+        signed_url: str,
+        *,
+        session: requests.Session,
+        policy: BlobUploadPolicy,
+        sleep: Callable[[float], None],
+        log: Callable[[str], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._url = signed_url
+        self._session = session
+        self._policy = policy
+        self._sleep, self._log, self._clock = sleep, log, clock
+        self._abandoned = threading.Event()
+
+    def abandon(self) -> None:
+        self._abandoned.set()
+
+    def put_block(self, number: int, block: str, data: bytes) -> None:
+        self._send(
+            f"block {number}",
+            with_query(self._url, comp="block", blockid=block),
+            data,
+            {"Content-Type": "application/octet-stream"},
+        )
+
+    def put_block_list(self, ids: list[str]) -> None:
+        self._send(
+            "the block list",
+            with_query(self._url, comp="blocklist"),
+            block_list(ids),
+            {"Content-Type": "application/xml", "x-ms-blob-content-type": CONTENT_TYPE},
+        )
+
+    def _send(self, what: str, url: str, body: bytes, headers: dict[str, str]) -> None:
+        retrying = self._policy.retrying(
+            _Retryable, sleep=self._sleep, log=self._log, prefix=f"artifact upload, {what}: "
+        )
+        try:
+            retrying(self._put, what, url, body, headers)
+        except _Retryable as exc:
+            tries = retrying.statistics.get("attempt_number", 1)
+            raise ArtifactError(
+                f"Uploading {what} of the artifact failed {tries} times, the last time: "
+                f"{exc}. The archive itself was saved."
+            ) from None
+
+    def _put(self, what: str, url: str, body: bytes, headers: dict[str, str]) -> None:
+        if self._abandoned.is_set():
+            raise _Abandoned("the artifact upload was abandoned after another block failed")
+        stall = self._policy.stall_timeout
+        try:
+            response = self._session.put(
+                url,
+                data=body,
+                headers={"x-ms-version": API_VERSION, **headers},
+                timeout=(stall, stall),
+                stream=True,
+                # A redirect would carry the block (and the link) somewhere else.
+                allow_redirects=False,
+            )
+            answer = _read_capped(response)
+        # The exceptions' own text holds the URL, signature included: never shown.
+        except requests.RequestException as exc:
+            if _timed_out(exc):
+                raise _Retryable(
+                    f"upload progress stalled (no data moved for {stall:g} s)"
+                ) from None
+            raise _Retryable(
+                f"the connection to the artifact storage failed ({type(exc).__name__})"
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        code = _error_code(answer)
+        label = f"HTTP {status} {code}".rstrip()
+        if b"quota" in answer.lower():
+            raise ArtifactError(
+                f"The artifact storage is full ({label}, quota exceeded). Delete old "
+                "artifacts or raise the storage limit, then run the backup again; the "
+                "archive itself was saved."
+            )
+        if status in (401, 403):
+            raise ArtifactError(self._refused(label, answer))
+        if status == 413:
+            raise ArtifactError(
+                f"The artifact storage refused {what} ({len(body) / (1 << 20):.1f} MiB) as "
+                f"too large ({label}). Something in front of the runner's artifact server "
+                "limits request bodies (e.g. nginx's client_max_body_size): allow at least "
+                f"{BLOCK_SIZE >> 20} MiB."
+            )
+        if status in self._policy.retry_statuses:
+            raise _Retryable(f"the artifact storage answered {label}")
+        raise ArtifactError(
+            f"The artifact storage refused {what} ({label}); the archive itself was saved."
+        )
+
+    def _refused(self, label: str, answer: bytes) -> str:
+        """401/403: an expired link, or a signature the storage did not accept."""
+        detail = answer.lower()
+        expired = b"expired" in detail or b"specified time frame" in detail
+        expires_at = _expiry(self._url)
+        if expired or (expires_at is not None and expires_at <= self._clock()):
+            return (
+                f"The artifact storage refused the upload ({label}): the signed upload link "
+                "has expired. Run the job again; the archive itself was saved."
+            )
+        return (
+            f"The artifact storage refused the upload's signature ({label}): the signed "
+            "upload link from the runner's artifact service was not accepted. Run the job "
+            "again; if it keeps happening, check that nothing between the runner and its "
+            "artifact server rewrites URLs and that the machines' clocks are right."
+        )
+
+
+def _read_capped(response: requests.Response) -> bytes:
+    """The answer's body, at most ``MAX_ANSWER`` bytes of it; the response is closed."""
+    data = bytearray()
+    try:
+        for chunk in response.iter_content(8192):
+            data += chunk
+            if len(data) >= MAX_ANSWER:
+                break
+    finally:
+        response.close()
+    return bytes(data[:MAX_ANSWER])
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a socket timeout is behind ``exc`` (urllib3 wraps one met while sending)."""
+    seen: list[object] = [exc]
+    for _ in range(8):
+        if not seen:
+            return False
+        current = seen.pop()
+        if isinstance(current, requests.Timeout | TimeoutError):
+            return True
+        if isinstance(current, BaseException):
+            seen.extend(current.args)
+            linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
+            seen.extend(link for link in linked if link is not None)
+    return False
+
+
+def _error_code(answer: bytes) -> str:
+    """Azure's error code from an error document (letters and digits only), or ''."""
+    match = _ERROR_CODE.search(answer)
+    return match.group(1).decode() if match else ""
+
+
+def _expiry(signed_url: str) -> float | None:
+    """When the link expires, from Azure's ``se`` or act's ``expires``, if it says."""
+    params = dict(parse_qsl(urlsplit(signed_url).query))
+    try:
+        if "se" in params:
+            return datetime.fromisoformat(params["se"].replace("Z", "+00:00")).timestamp()
+        match = _GO_TIME.match(params.get("expires", ""))
+        if match:
+            moment = datetime.strptime(" ".join(match.groups()), "%Y-%m-%d %H:%M:%S %z")
+            return moment.astimezone(UTC).timestamp()
+    except ValueError:
+        return None
+    return None

@@ -93,10 +93,6 @@ class ResultsService:
         self._sleep = sleep
         self._log = log
 
-    @property
-    def host(self) -> str:
-        return urlsplit(self._base).hostname or ""
-
     def create(self, name: str, *, expires_at: str | None) -> str:
         """Create the artifact; return the blob's signed upload URL."""
         body = self._call("CreateArtifact", name=name, version=4, expires_at=expires_at)

@@ -13,12 +13,12 @@ import requests
 from ..config import ArtifactRuntime
 from ..download import Archive
 from ..errors import ArtifactError
-from .blob import upload_blob
+from ..retries import BLOB_UPLOAD, BlobUploadPolicy
+from .blob import BLOCK_SIZE, stages_in_parallel, upload_blob
 from .service import ResultsService
 from .zipstream import StoredZip
 
 FORBIDDEN = ('"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/")
-GITHUB_HOSTED_SUFFIX = ".actions.githubusercontent.com"
 
 
 def check_name(name: str) -> None:
@@ -64,7 +64,8 @@ class ArtifactUploader:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        block_retry_wait: float = 2.0,
+        blob_policy: BlobUploadPolicy = BLOB_UPLOAD,
+        block_size: int = BLOCK_SIZE,
     ) -> None:
         mask(runtime.runtime_token)
         self._runtime = runtime
@@ -73,8 +74,9 @@ class ArtifactUploader:
         )
         self._retention_days = retention_days
         self._overwrite = overwrite
-        self._mask, self._log, self._warn, self._clock = mask, log, warn, clock
-        self._block_retry_wait = block_retry_wait
+        self._mask, self._log, self._warn = mask, log, warn
+        self._sleep, self._clock = sleep, clock
+        self._blob_policy, self._block_size = blob_policy, block_size
 
     def __call__(self, archive: Archive, name: str) -> tuple[int, str]:
         """Upload ``archive`` as the artifact ``name``; return its id and URL."""
@@ -100,8 +102,12 @@ class ArtifactUploader:
             uploaded = upload_blob(
                 signed_url,
                 blob,
-                parallel=self._service.host.endswith(GITHUB_HOSTED_SUFFIX),
-                first_retry_wait=self._block_retry_wait,
+                parallel=stages_in_parallel(signed_url),
+                block_size=self._block_size,
+                policy=self._blob_policy,
+                sleep=self._sleep,
+                log=self._log,
+                clock=self._clock,
             )
         artifact_id = self._service.finalize(name, size=uploaded.size, sha256=uploaded.sha256)
         runtime = self._runtime

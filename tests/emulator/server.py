@@ -68,6 +68,15 @@ class Faults:
     #: Branches per page of the branches list.
     branch_page_size: int = 50
 
+    # -- the project listing (user-id) --
+    #: Projects per page of ``GET /users/:id/projects`` (None: one page with no
+    #: ``pagination`` object, as PlayCanvas documents it).
+    project_page_size: int | None = None
+    #: ``GET /users/:id/projects`` and ``GET /projects/:id`` answer 403 "Forbidden".
+    listing_forbidden: bool = False
+    #: ``GET /users/:id/projects`` answers 200 with this body instead (a malformed list).
+    listing_body: Any = None
+
 
 @dataclass
 class Recorded:
@@ -105,6 +114,19 @@ class _Limit:
     used: int = 0
 
 
+#: The account that owns every project not given to an organization.
+DEFAULT_OWNER = 900001
+
+
+@dataclass
+class _Listing:
+    """Accounts and project names, for the project listing routes."""
+
+    accounts: dict[int, str] = field(default_factory=dict)  # user id -> display name
+    projects: dict[int, tuple[str, int]] = field(default_factory=dict)  # id -> name, owner
+    shared: dict[int, list[int]] = field(default_factory=dict)  # user id -> project ids
+
+
 class Emulator:
     """Run with ``with Emulator() as pc:``; ``pc.api_url`` is the ``api-url`` input."""
 
@@ -138,6 +160,7 @@ class Emulator:
         self._next_job = 1000
         self._dir = Path(tempfile.mkdtemp(prefix="pc-emulator-"))
         self._servers: list[ThreadingHTTPServer] = []
+        self._listing = _Listing()
 
     # -- setting up -----------------------------------------------------------------------
 
@@ -340,11 +363,96 @@ class Emulator:
             path = bad
         return 200, path
 
+    # -- accounts and their projects: the project listing (user-id) ----------------------------
+
+    def add_organization(
+        self,
+        user_id: int,
+        projects: dict[int, str],
+        *,
+        name: str = "Emulated Studio",
+        archive_size: int = 64 << 10,
+    ) -> None:
+        """An account that owns these projects (id -> name), each with a ``main`` branch.
+
+        Projects added before with :meth:`add_project` keep their branches and archive.
+        """
+        self._listing.accounts[user_id] = name
+        for project_id, project_name in projects.items():
+            if project_id not in self._projects:
+                self.add_project(project_id, archive_size=archive_size)
+            self._listing.projects[project_id] = (project_name, user_id)
+
+    def share_project(self, user_id: int, project_id: int) -> None:
+        """List another account's project for ``user_id`` too (explicit access)."""
+        self._listing.accounts.setdefault(user_id, f"User {user_id}")
+        self._listing.shared.setdefault(user_id, []).append(project_id)
+
+    def _project_json(self, project_id: int) -> dict[str, Any]:
+        """A project as PlayCanvas describes it; unnamed ones are owned by DEFAULT_OWNER."""
+        name, owner_id = self._listing.projects.get(
+            project_id, (f"Project {project_id}", DEFAULT_OWNER)
+        )
+        size = self._projects[project_id].archive_size
+        return {
+            "id": project_id,
+            "name": name,
+            "description": "",
+            "created": "2026-01-01T00:00:00.000Z",
+            "modified": "2026-11-29T00:00:00.000Z",
+            "owner": self._listing.accounts.get(owner_id, "emulator"),
+            "owner_id": owner_id,
+            "access_level": "admin",
+            "locked": False,
+            "private": True,
+            "primary_app": None,
+            "size": {"total": size, "code": 0, "apps": 0, "assets": size, "checkpoints": 0},
+        }
+
+    def _user_projects(self, user_id: int, skip: str | None) -> tuple[int, Any]:
+        owned = [
+            project_id
+            for project_id in self._projects
+            if self._listing.projects.get(project_id, ("", DEFAULT_OWNER))[1] == user_id
+        ]
+        if user_id not in self._listing.accounts and not owned:
+            return 404, {"error": "User not found"}
+        ids = owned + [p for p in self._listing.shared.get(user_id, []) if p not in owned]
+        listed = [self._project_json(project_id) for project_id in ids]
+        size = self.faults.project_page_size
+        if size is None:
+            return 200, {"result": listed}
+        start = ids.index(int(skip)) + 1 if skip and int(skip) in ids else 0
+        page = listed[start : start + size]
+        return 200, {"result": page, "pagination": {"hasMore": start + len(page) < len(listed)}}
+
+    def _listing_route(self, request: Recorded) -> tuple[int, Any] | None:
+        """``GET /users/:id/projects`` and ``GET /projects/:id``; None for other routes."""
+        parts = request.path.strip("/").split("/")
+        if request.method != "GET":
+            return None
+        if parts[:2] == ["api", "users"] and parts[3:] == ["projects"]:
+            route = "users"
+        elif parts[:2] == ["api", "projects"] and len(parts) == 3:
+            route = "project"
+        else:
+            return None
+        if self.faults.listing_forbidden:
+            return 403, {"error": "Forbidden"}
+        if route == "users" and self.faults.listing_body is not None:
+            return 200, self.faults.listing_body
+        if route == "users":
+            skip = request.query.get("skip")
+            return self._user_projects(int(parts[2]), skip[0] if skip else None)
+        if int(parts[2]) not in self._projects:
+            return 404, {"error": "Project not found"}
+        return 200, self._project_json(int(parts[2]))
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without this, Nagle's algorithm holds the
-    # body for the client's delayed ACK (about 40 ms an answer).
+    # Headers and body go out as separate writes: without TCP_NODELAY each keep-alive
+    # response waits ~40 ms for the client's delayed ACK.
     disable_nagle_algorithm = True
     host_name = "?"
 
@@ -424,6 +532,9 @@ class _ApiHandler(_Handler):
         parts = request.path.strip("/").split("/")
         emulator = self.emulator
         try:
+            listed = emulator._listing_route(request)
+            if listed is not None:
+                return listed
             if (
                 request.method == "POST"
                 and parts[:2] == ["api", "projects"]
@@ -580,4 +691,4 @@ def running(**options: Any) -> Iterator[Emulator]:
         yield emulator
 
 
-__all__ = ["Emulator", "Faults", "Hostile", "Recorded", "running"]
+__all__ = ["DEFAULT_OWNER", "Emulator", "Faults", "Hostile", "Recorded", "running"]

@@ -1,0 +1,130 @@
+"""Run the workflows of scripts/act/workflows under nektos/act and check what they did.
+
+1. the stand-in for ``python:3.11-slim`` (scripts/container/standin.py and its cache),
+   tagged ``docker.io/library/python:3.11-slim`` in the storage podman shares, so that
+   the real Dockerfile builds unchanged and the jobs run in it;
+2. for each scenario: the PlayCanvas API emulator on loopback with the scenario's
+   projects and a token of its own, one ``act`` run of the workflow (act builds the
+   Dockerfile through podman), and the scenario's checks;
+3. over every run: the token appears in no log.
+
+Started by scripts/act-test, which installs the tools, configures podman and runs its
+service (``DOCKER_HOST``); one line per check, exit status 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from scripts.container.buildah import Buildah, BuildahError
+from scripts.container.checks import Checks
+from scripts.container.standin import ensure_stand_in, host_pip_settings
+from tests.emulator import Emulator
+
+from .runner import JOB_IMAGE, Act, ActRun, make_repository
+from .scenarios import SCENARIOS
+
+BASE_TAG = f"docker.io/library/{JOB_IMAGE}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/act-test",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--act", type=Path, required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", type=Path, required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, required=True, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[s.workflow for s in SCENARIOS],
+        help="run only this workflow (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    check = Checks()
+    try:
+        _prove(args, check)
+    except (BuildahError, RuntimeError, OSError, subprocess.SubprocessError) as error:
+        print(f"\nact-test: FAILED: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"act-test: {check.passed} passed, {len(check.failed)} failed "
+        f"in {time.monotonic() - started:.0f} s (logs: {args.out})"
+    )
+    return 1 if check.failed else 0
+
+
+def _prove(args: argparse.Namespace, check: Checks) -> None:
+    cache: Path = args.cache_dir
+    buildah = Buildah(root=cache / "storage", runroot=cache / "runroot")
+    pip = host_pip_settings()
+    print(f"== 1. stand-in for {JOB_IMAGE}\n  {pip.describe()}", flush=True)
+    base = ensure_stand_in(buildah, cache, pip)
+    buildah("tag", base.image, BASE_TAG)
+    print(f"  {base.image}: {base.how} in {base.seconds:.1f} s, tagged {BASE_TAG}", flush=True)
+    _wait_for_engine(os.environ["DOCKER_HOST"])
+
+    act = Act(args.act, make_repository(args.out / "repo"), args.out)
+    runs: list[tuple[ActRun, str]] = []
+    for number, scenario in enumerate(SCENARIOS, start=2):
+        if args.only and scenario.workflow not in args.only:
+            continue
+        print(f"== {number}. act runs workflows/{scenario.workflow}.yml", flush=True)
+        with Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0) as pc:
+            scenario.setup(pc)
+            run = act.run(
+                scenario.workflow,
+                token=pc.token,
+                variables={"PLAYCANVAS_API_URL": pc.api_url},
+                job_env=scenario.job_env,
+                rebuild=not runs,  # the first run builds the Dockerfile, the others reuse it
+            )
+            print(
+                f"  act exit status {run.exit_code} after {run.seconds:.1f} s "
+                f"(log: {args.out / scenario.workflow / 'act.log'})",
+                flush=True,
+            )
+            scenario.check(check, run, pc)
+            runs.append((run, pc.token))
+
+    print("== every run", flush=True)
+    for run, token in runs:
+        check(
+            f"{run.workflow}: the token appears nowhere in act's log",
+            token not in run.log,
+            f"{sum(token in line for line in run.log.splitlines())} line(s)",
+        )
+    # vfs keeps a full copy of every layer: drop what each rebuild left unnamed.
+    subprocess.run(["podman", "image", "prune", "--force"], capture_output=True, check=False)
+
+
+def _wait_for_engine(docker_host: str, timeout: float = 60) -> None:
+    """Until podman's service answers ``/_ping`` on its unix socket."""
+    path = docker_host.removeprefix("unix://")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(5)
+                client.connect(path)
+                client.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+                if client.recv(64).split(b"\r\n")[0].endswith(b" 200 OK"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"podman's service did not answer on {path} within {timeout:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
