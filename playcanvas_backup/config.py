@@ -9,27 +9,35 @@ Nothing else in the package reads the process environment.
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import templates
+from . import templates, visibility
 from .errors import InputError
+from .inputs import (
+    MAX_ID_DIGITS,
+    parse_boolean,
+    parse_retention_cap,
+    parse_retention_days,
+    parse_user_id,
+)
 from .templates import Template
+
+if TYPE_CHECKING:
+    from .encrypt import Recipient
+    from .projects import Exclusions
 
 DEFAULT_API_URL = "https://playcanvas.com/api"
 #: The longest ``timeout`` accepted: a week.
 MAX_TIMEOUT = 7 * 24 * 3600
 #: The longest poll interval accepted: an hour.
 MAX_POLL_INTERVAL = 3600
-#: Project ids are 64-bit integers on PlayCanvas's side: at most 18 digits.
-MAX_ID_DIGITS = 18
 #: A file name's limit on every common file system, in bytes.
 MAX_NAME_BYTES = 255
 #: The longest token accepted (PlayCanvas's are 32 characters).
@@ -57,8 +65,21 @@ INPUTS: tuple[Input, ...] = (
     Input("access-token", None, "PlayCanvas API token (or set PLAYCANVAS_ACCESS_TOKEN)."),
     Input(
         "project-id",
-        None,
-        "One or more numeric project ids, separated by commas, spaces or newlines.",
+        "",
+        "One or more numeric project ids, separated by commas, spaces or newlines "
+        "(this, user-id, or both).",
+    ),
+    Input(
+        "user-id",
+        "",
+        "A PlayCanvas user or organization account id: every project it lists is backed "
+        "up too (a project's owner_id, printed for each project backed up).",
+    ),
+    Input(
+        "exclude",
+        "",
+        "Project ids or name patterns (fnmatch, case-insensitive), separated by newlines "
+        "or commas, to leave out.",
     ),
     Input("branch", "", "A branch id (UUID) or name; empty exports the main branch."),
     Input("all-branches", "false", "Export every open branch of each project."),
@@ -70,8 +91,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "filename",
         "{project_id}-{branch}-{timestamp}.zip",
-        "File name template; fields: "
-        "{project_id} {branch} {branch_id} {job_id} {timestamp} {date}.",
+        "File name template; fields: {project_id} {project_name} {branch} {branch_id} "
+        "{job_id} {timestamp} {date}.",
     ),
     Input("timeout", "3600", "Seconds to wait for each export job to finish."),
     Input(
@@ -91,10 +112,30 @@ INPUTS: tuple[Input, ...] = (
         "Artifact name template, same fields as filename.",
     ),
     Input(
-        "retention-days", "", "Artifact retention in days, 1-90; empty = the repository's setting."
+        "retention-days",
+        "",
+        "Artifact retention in days, 1-400 (90 in public repositories), capped by the "
+        "repository's setting; empty = the repository's setting.",
     ),
     Input("overwrite", "false", "Replace an artifact of the same name in this run."),
-    Input("allow-public-repository", "false", "Upload even when the repository is public."),
+    Input(
+        "allow-public-repository",
+        "false",
+        "Upload even when the repository is public or its visibility is unknown "
+        "(not needed with encrypt-to).",
+    ),
+    Input(
+        "encrypt-to",
+        "",
+        "age recipients (age1..., ssh-ed25519 ..., ssh-rsa ...), one per line: each "
+        "verified archive is kept and uploaded only as <name>.age, encrypted to all of them.",
+    ),
+    Input(
+        "dry-run",
+        "false",
+        "Plan everything (projects, branches, names, checks) and set the outputs, "
+        "without exporting anything.",
+    ),
     Input(
         "api-url",
         DEFAULT_API_URL,
@@ -121,6 +162,9 @@ class Settings:
 
     access_token: str
     project_ids: tuple[int, ...]
+    #: The account whose every project is backed up too (``user-id``).
+    user_id: int | None
+    exclusions: Exclusions
     branch: str | None
     all_branches: bool
     workspace: Path
@@ -135,6 +179,9 @@ class Settings:
     overwrite: bool
     api_url: str
     in_github_actions: bool
+    #: age recipients (``encrypt-to``); empty = archives are kept as they are.
+    recipients: tuple[Recipient, ...]
+    dry_run: bool
     #: Set when the archives are to be uploaded as artifacts.
     artifact_runtime: ArtifactRuntime | None
 
@@ -181,18 +228,23 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         output_dir = workspace / output_dir
 
     branch = text("branch") or None
-    all_branches = _boolean("all-branches", text("all-branches"))
+    all_branches = parse_boolean("all-branches", text("all-branches"), default=False)
     if branch and all_branches:
         raise InputError("branch", "set either 'branch' or 'all-branches: true', not both.")
 
     access_token = _token(text("access-token"))
     project_ids = _project_ids(text("project-id"))
+    user_id = parse_user_id(text("user-id"))
+    if not project_ids and user_id is None:
+        raise InputError("project-id", _MISSING["project-id"])
+    exclusions = _exclusions(text("exclude"), project_ids)
+    several_projects = len(project_ids) > 1 or user_id is not None
     filename = templates.parse("filename", text("filename"))
     _check_literal_length("filename", filename)
     artifact_name = templates.parse("artifact-name", text("artifact-name"))
     for name, template in (("filename", filename), ("artifact-name", artifact_name)):
         _check_distinct(
-            name, template, several_projects=len(project_ids) > 1, several_branches=all_branches
+            name, template, several_projects=several_projects, several_branches=all_branches
         )
 
     poll_interval = _seconds("poll-interval", text("poll-interval"), MAX_POLL_INTERVAL)
@@ -204,9 +256,9 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "make poll-interval the smaller one.",
         )
 
+    recipients = _recipients(text("encrypt-to"))
     runtime = _artifact_runtime(env)
-    upload_given = given.get("upload-artifact")
-    upload = _boolean("upload-artifact", upload_given) if upload_given else in_actions
+    upload = parse_boolean("upload-artifact", given.get("upload-artifact", ""), default=in_actions)
     if upload and runtime is None:
         raise InputError(
             "upload-artifact",
@@ -215,19 +267,22 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
             "archive another way.",
         )
-    allow_public = _boolean("allow-public-repository", text("allow-public-repository"))
-    if upload and not allow_public and _repository_is_public(env):
-        raise InputError(
-            "upload-artifact",
-            "this repository is public, and anyone signed in to GitHub can download a public "
-            "repository's artifacts, so the project archive would be public too. Set "
-            "upload-artifact: false (and keep the archive another way), or "
-            "allow-public-repository: true if that is intended.",
+    if upload:
+        refusal = visibility.upload_refusal(
+            visibility.visibility_from_event_file(env.get("GITHUB_EVENT_PATH")),
+            allow_public_repository=parse_boolean(
+                "allow-public-repository", text("allow-public-repository"), default=False
+            ),
+            encrypted=bool(recipients),
         )
+        if refusal is not None:
+            raise refusal
 
     return Settings(
         access_token=access_token,
         project_ids=project_ids,
+        user_id=user_id,
+        exclusions=exclusions,
         branch=branch,
         all_branches=all_branches,
         workspace=workspace,
@@ -237,11 +292,13 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         timeout=_seconds("timeout", text("timeout"), MAX_TIMEOUT),
         poll_interval=poll_interval,
         max_poll_interval=max_poll_interval,
-        verify=_boolean("verify", text("verify")),
-        retention_days=_retention(text("retention-days")),
-        overwrite=_boolean("overwrite", text("overwrite")),
+        verify=parse_boolean("verify", text("verify"), default=False),
+        retention_days=parse_retention_days(text("retention-days")),
+        overwrite=parse_boolean("overwrite", text("overwrite"), default=False),
         api_url=_api_url(text("api-url")),
         in_github_actions=in_actions,
+        recipients=recipients,
+        dry_run=parse_boolean("dry-run", text("dry-run"), default=False),
         artifact_runtime=runtime if upload else None,
     )
 
@@ -250,16 +307,10 @@ _MISSING = {
     "access-token": "is required: pass a PlayCanvas API token (in a workflow, "
     "access-token: ${{ secrets.PLAYCANVAS_ACCESS_TOKEN }}; locally --access-token or "
     "PLAYCANVAS_ACCESS_TOKEN). Tokens are made on your PlayCanvas account page.",
-    "project-id": "is required: give one or more numeric project ids (the number in "
-    "https://playcanvas.com/project/<id>/...), separated by commas, spaces or newlines.",
+    "project-id": "is required unless user-id is given: give one or more numeric project "
+    "ids (the number in https://playcanvas.com/project/<id>/...), separated by commas, "
+    "spaces or newlines, or user-id to back up every project of an account.",
 }
-
-
-def _boolean(name: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in {"true", "false"}:
-        return lowered == "true"
-    raise InputError(name, f"'{value}' is not a boolean; use true or false.")
 
 
 def _token(value: str) -> str:
@@ -286,21 +337,9 @@ def _seconds(name: str, value: str, maximum: float) -> float:
     return seconds
 
 
-def _retention(value: str) -> int | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"\d+", value) or not 1 <= int(value) <= 90:
-        raise InputError(
-            "retention-days",
-            f"'{value}' is not a whole number of days from 1 to 90; leave it empty for the "
-            "repository's setting.",
-        )
-    return int(value)
-
-
 def _project_ids(value: str) -> tuple[int, ...]:
     ids: list[int] = []
-    for part in re.split(r"[,\s]+", value.strip()):
+    for part in re.split(r"[,\s]+", value.strip()) if value.strip() else ():
         if not re.fullmatch(rf"[0-9]{{1,{MAX_ID_DIGITS}}}", part) or int(part) == 0:
             raise InputError(
                 "project-id",
@@ -312,6 +351,27 @@ def _project_ids(value: str) -> tuple[int, ...]:
         if int(part) not in ids:
             ids.append(int(part))
     return tuple(ids)
+
+
+def _exclusions(value: str, project_ids: tuple[int, ...]) -> Exclusions:
+    from .projects import Exclusions, exclude_conflict, parse_exclude  # noqa: PLC0415
+
+    if not value:
+        return Exclusions()
+    exclusions = parse_exclude(value)
+    conflict = exclude_conflict(project_ids, exclusions)
+    if conflict is not None:
+        raise conflict
+    return exclusions
+
+
+def _recipients(value: str) -> tuple[Recipient, ...]:
+    if not value:
+        return ()
+    # Imported only when asked for: pyrage is a compiled extension.
+    from .encrypt import parse_recipients  # noqa: PLC0415
+
+    return parse_recipients(value)
 
 
 def _check_literal_length(name: str, template: Template) -> None:
@@ -370,28 +430,11 @@ def _artifact_runtime(env: Mapping[str, str]) -> ArtifactRuntime | None:
     token, results_url = env.get("ACTIONS_RUNTIME_TOKEN"), env.get("ACTIONS_RESULTS_URL")
     if not token or not results_url:
         return None
-    # 0 (act sets it) or absent means no cap is known, as the official client reads it.
-    cap = env.get("GITHUB_RETENTION_DAYS", "").strip()
     return ArtifactRuntime(
         runtime_token=token,
         results_url=results_url,
-        retention_cap_days=int(cap) if re.fullmatch(r"[0-9]{1,4}", cap) and int(cap) > 0 else None,
+        retention_cap_days=parse_retention_cap(env.get("GITHUB_RETENTION_DAYS")),
         server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
         repository=env.get("GITHUB_REPOSITORY", ""),
         run_id=env.get("GITHUB_RUN_ID", ""),
     )
-
-
-def _repository_is_public(env: Mapping[str, str]) -> bool:
-    """From the event payload: ``repository.private`` false or ``visibility`` public."""
-    event_path = env.get("GITHUB_EVENT_PATH")
-    if not event_path:
-        return False
-    try:
-        payload: Any = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    repository = payload.get("repository") if isinstance(payload, dict) else None
-    if not isinstance(repository, dict):
-        return False
-    return repository.get("private") is False or repository.get("visibility") == "public"

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,6 +89,8 @@ class Encrypted:
     path: Path
     sha256: str
     size: int
+    #: Of the encrypted bytes, for the artifact's zip (computed in the same pass).
+    crc32: int
 
 
 def parse_recipients(text: str) -> tuple[Recipient, ...]:
@@ -190,7 +193,7 @@ def _encrypt(
     finally:
         if part is not None:
             part.unlink(missing_ok=True)
-    return Encrypted(destination, written.digest.hexdigest(), written.size)
+    return Encrypted(destination, written.digest.hexdigest(), written.size, written.crc32)
 
 
 def _recipient(line: str, number: int) -> Recipient:
@@ -251,7 +254,8 @@ def _encrypted_size_bound(size: int, recipients: int) -> int:
 
 
 class _Written:
-    """The file object pyrage writes to: hashes and counts each piece as it is written.
+    """The file object pyrage writes to: hashes (SHA-256, CRC-32) and counts each piece as
+    it is written.
 
     Every :data:`WRITEBACK` bytes a worker thread ``fdatasync``s what is written so far,
     so that the disk writes while age encrypts and the final ``fsync`` has little left.
@@ -263,10 +267,12 @@ class _Written:
         self._syncing: Future[None] | None = None
         self._synced_at = 0
         self.digest = hashlib.sha256()
+        self.crc32 = 0
         self.size = 0
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
+        self.crc32 = zlib.crc32(data, self.crc32)
         self.size += len(data)
         count = self._file.write(data)
         idle = self._syncing is None or self._syncing.done()

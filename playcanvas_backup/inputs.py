@@ -67,7 +67,7 @@ def parse_retention_cap(value: str | None) -> int | None:
     """``GITHUB_RETENTION_DAYS``, the repository's cap: None when unset, empty, 0 or not
     a number (no known cap)."""
     value = (value or "").strip()
-    if not value.isascii() or not value.isdigit() or int(value) == 0:
+    if not re.fullmatch(r"[0-9]{1,4}", value) or int(value) == 0:
         return None
     return int(value)
 

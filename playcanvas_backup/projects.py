@@ -16,9 +16,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import InputError
-from .playcanvas import Project
+
+if TYPE_CHECKING:
+    from .playcanvas import Project
 
 #: Items one ``exclude`` may hold, and the longest item: bounds on work and on messages.
 MAX_EXCLUDE_ITEMS = 500

@@ -32,7 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
-from tests.artifact_service import runtime_token
+from tests.artifact_service import PRIVATE_EVENT, runtime_token
+
 
 PREFIX = "/twirp/github.actions.results.api.v1.ArtifactService/"
 KEY = bytes([0xBA, 0xDB, 0xEE, 0xF0])  # act's own signing key
@@ -120,6 +121,8 @@ class ActArtifactServer:
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_REPOSITORY": "octo/game",
             "GITHUB_RUN_ID": "4242",
+            # The runner always gives the event; this one says the repository is private.
+            "GITHUB_EVENT_PATH": str(PRIVATE_EVENT),
             "GITHUB_RETENTION_DAYS": "0",
         }
 

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+PRIVATE_EVENT = Path(__file__).resolve().parent / "data" / "private-event.json"
+
 ROOT = Path(__file__).resolve().parent
 NODE_DIR = ROOT / "node"
 AZURITE = NODE_DIR / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
@@ -262,6 +264,8 @@ class ResultsService:
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_REPOSITORY": "octo/game",
             "GITHUB_RUN_ID": "4242",
+            # The runner always gives the event; this one says the repository is private.
+            "GITHUB_EVENT_PATH": str(PRIVATE_EVENT),
         }
 
     def blob_bytes(self, name: str) -> bytes:

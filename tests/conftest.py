@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.artifact_service import PRIVATE_EVENT
 from tests.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,7 @@ class Action:
                 GITHUB_REPOSITORY="octo/game",
                 GITHUB_RUN_ID="4242",
                 RUNNER_TEMP=str(self.tmp_path),
+                GITHUB_EVENT_PATH=str(PRIVATE_EVENT),
             )
         defaults = {
             "access-token": self.emulator.token,

@@ -9,6 +9,7 @@ import pytest
 
 from playcanvas_backup.config import Settings, load, raw_inputs
 from playcanvas_backup.errors import InputError
+from tests.artifact_service import PRIVATE_EVENT
 
 TOKEN = "tok"
 
@@ -106,8 +107,8 @@ def test_rejects_a_first_poll_longer_than_the_longest() -> None:
     assert rejected(poll_interval="40").input_name == "poll-interval"
 
 
-@pytest.mark.parametrize("text", ["0", "91", "7.5", "week"])
-def test_rejects_retention_outside_1_to_90(text: str) -> None:
+@pytest.mark.parametrize("text", ["0", "401", "7.5", "week"])
+def test_rejects_retention_outside_1_to_400(text: str) -> None:
     assert rejected(retention_days=text).input_name == "retention-days"
 
 
@@ -161,6 +162,7 @@ RUNTIME = {
     "GITHUB_ACTIONS": "true",
     "ACTIONS_RUNTIME_TOKEN": "x.y.z",
     "ACTIONS_RESULTS_URL": "https://results.example/",
+    "GITHUB_EVENT_PATH": str(PRIVATE_EVENT),
 }
 
 
@@ -290,3 +292,55 @@ def test_a_retention_cap_that_is_not_ascii_digits_is_ignored() -> None:
         {"ACTIONS_RUNTIME_TOKEN": "t", "ACTIONS_RESULTS_URL": "u", "GITHUB_RETENTION_DAYS": "²"}
     )
     assert runtime is not None and runtime.retention_cap_days is None
+
+
+def test_user_id_alone_is_enough() -> None:
+    s = settings(project_id="", user_id="98765")
+    assert s.project_ids == () and s.user_id == 98765
+
+
+def test_neither_project_id_nor_user_id_is_an_input_error() -> None:
+    error = rejected(project_id="")
+    assert error.input_name == "project-id" and "user-id" in str(error)
+
+
+def test_a_user_id_means_several_projects_so_the_names_need_the_project() -> None:
+    assert rejected(user_id="98765", filename="{branch}.zip").input_name == "filename"
+
+
+def test_exclude_reads_ids_and_patterns() -> None:
+    s = settings(project_id="", user_id="9", exclude="12, sandbox-*")
+    assert s.exclusions.ids == {12} and s.exclusions.patterns == ("sandbox-*",)
+
+
+def test_an_id_both_asked_for_and_excluded_is_an_input_error() -> None:
+    assert rejected(project_id="12", exclude="12").input_name == "exclude"
+
+
+def test_dry_run_is_a_boolean() -> None:
+    assert settings(dry_run="TRUE").dry_run
+    assert rejected(dry_run="yes").input_name == "dry-run"
+
+
+def test_retention_of_400_days_is_accepted() -> None:
+    assert settings(retention_days="400").retention_days == 400
+
+
+def test_unknown_visibility_counts_as_public() -> None:
+    unknown = {k: v for k, v in RUNTIME.items() if k != "GITHUB_EVENT_PATH"}
+    error = rejected(unknown)
+    assert error.input_name == "upload-artifact" and "unknown" in str(error)
+
+
+def test_encrypted_archives_may_be_uploaded_from_a_public_repository(tmp_path: Path) -> None:
+    pyrage = pytest.importorskip("pyrage")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"private": False}}))
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    s = settings({**RUNTIME, "GITHUB_EVENT_PATH": str(event)}, encrypt_to=recipient)
+    assert s.upload_artifact and len(s.recipients) == 1
+
+
+def test_a_bad_recipient_is_an_input_error_that_does_not_echo_it() -> None:
+    error = rejected(encrypt_to="AGE-SECRET-KEY-1QQQQ")
+    assert error.input_name == "encrypt-to" and "AGE-SECRET-KEY-1QQQQ" not in str(error)
