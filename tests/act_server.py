@@ -34,7 +34,6 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 
 from tests.artifact_service import PRIVATE_EVENT, runtime_token
 
-
 PREFIX = "/twirp/github.actions.results.api.v1.ArtifactService/"
 KEY = bytes([0xBA, 0xDB, 0xEE, 0xF0])  # act's own signing key
 SIGNED = ("sig", "expires", "artifactName", "taskID")
