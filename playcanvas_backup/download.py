@@ -27,16 +27,10 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
+from . import retries
 from .config import is_loopback
 from .errors import DownloadFailed, TransientError, VerificationFailed
-from .retries import announce_retry
 from .units import human_size
 
 CHUNK_SIZE = 1 << 20
@@ -44,7 +38,7 @@ CHUNK_SIZE = 1 << 20
 HASH_BUFFERS = 3
 #: (connect, read) timeouts, seconds: a stalled transfer is retried, not waited on forever.
 DOWNLOAD_TIMEOUT = (15.0, 60.0)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = retries.DOWNLOAD.attempts
 PROGRESS_EVERY = 5.0
 #: Free space to keep beyond the archive itself.
 DISK_MARGIN = 16 << 20
@@ -101,14 +95,7 @@ def download(
             fetcher = _Fetcher(
                 fetch_url, transfer, session=session, log=log, clock=clock, disk_free=disk_free
             )
-            Retrying(
-                retry=retry_if_exception_type(TransientError),
-                wait=wait_exponential_jitter(multiplier=1, max=30, jitter=1),
-                stop=stop_after_attempt(MAX_ATTEMPTS),
-                sleep=sleep,
-                before_sleep=announce_retry(log),
-                reraise=True,
-            )(fetcher.attempt)
+            retries.DOWNLOAD.retrying(TransientError, sleep=sleep, log=log)(fetcher.attempt)
             transfer.wait()
             file.flush()
             synced = worker.submit(os.fsync, file.fileno())

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from . import ratelimit
+from . import ratelimit, retries
 from .errors import ApiError, RateLimited, TransientError
-from .retries import announce_retry
 
 Kind = Literal["strict", "normal"]
 STRICT: Kind = "strict"
@@ -28,8 +26,7 @@ NORMAL: Kind = "normal"
 #: (connect, read) timeouts for API calls, seconds.
 API_TIMEOUT = (10.0, 60.0)
 #: Failed attempts (5xx, connection) before an API call gives up.
-MAX_ATTEMPTS = 6
-_BACKOFF = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
+MAX_ATTEMPTS = retries.API.attempts
 
 
 @dataclass(frozen=True)
@@ -160,20 +157,8 @@ class PlayCanvasApi:
             skip = str(last)
 
     def _call(self, request: _Request, *, deadline: float) -> Any:
-        def stop(state: RetryCallState) -> bool:
-            if self._clock() + (state.upcoming_sleep or 0) > deadline:
-                return True
-            failure = state.outcome.exception() if state.outcome else None
-            # Waiting out a rate limit is not a failed attempt; only the deadline ends it.
-            return not isinstance(failure, RateLimited) and state.attempt_number >= MAX_ATTEMPTS
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=_wait,
-            stop=stop,
-            sleep=self._sleep,
-            before_sleep=announce_retry(self._log),
-            reraise=True,
+        retrying = retries.API.retrying(
+            TransientError, sleep=self._sleep, log=self._log, deadline=deadline, clock=self._clock
         )
         return retrying(self._send, request)
 
@@ -243,13 +228,6 @@ def _project_hint(project_id: int) -> str:
         f"check that project-id {project_id} is right and that the token's account can "
         "open that project"
     )
-
-
-def _wait(state: RetryCallState) -> float:
-    failure = state.outcome.exception() if state.outcome else None
-    if isinstance(failure, RateLimited) and failure.retry_after is not None:
-        return failure.retry_after
-    return float(_BACKOFF(state))
 
 
 def _error_message(response: requests.Response) -> str:
