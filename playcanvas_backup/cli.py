@@ -1,7 +1,8 @@
 """The edge: command line and runner environment in, exit status out.
 
 Exit status: 0 when every requested archive was saved and verified (and uploaded, when
-asked); 1 otherwise; 2 for invalid inputs, rejected before any network call.
+asked); 1 otherwise; 2 for invalid inputs, rejected before any network call; 130 or 143
+when stopped by SIGINT or SIGTERM (after reporting what was done).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from . import __version__, report
-from .config import INPUTS, load, raw_inputs
-from .errors import BackupError, InputError
+from .config import INPUTS, Settings, load, raw_inputs
+from .errors import InputError
+from .report import ArchiveResult, shown_path
+from .units import human_size
 from .workflow import Workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -32,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
             "variables; a flag wins over the environment."
         ),
         epilog=(
-            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input. "
+            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input, "
+            "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
             "Example: playcanvas-backup --project-id 123456 --all-branches true"
         ),
@@ -49,47 +55,102 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Run the action; return its exit status."""
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
-    workflow = Workflow(env)
+    workflow = Workflow(env, out=out, err=err)
     # First thing, before anything can echo it.
     workflow.mask(given.get("access-token", ""))
-    _terminate_cleanly()
+    _stop_on_signals()
     try:
         settings = load(given, env, cwd=Path.cwd())
         _prepare(settings.output_dir)
     except InputError as exc:
         workflow.error(str(exc), title=exc.title)
         return EXIT_INPUT
+    _echo_settings(settings, workflow)
     if settings.in_github_actions and not _inside(settings.output_dir, settings.workspace):
         workflow.warning(
             f"path {settings.output_dir} is outside the workspace; later steps of "
             "the job cannot see it."
         )
+    return _back_up_and_report(settings, workflow)
 
+
+def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
+    """Run the backup; report what it did (outputs, summary, annotations) whatever
+    happens, a cancel included."""
     # Imported only now, so that --help and input errors stay fast (no requests,
     # tenacity or Azure SDK to load for them).
     from .run import back_up  # noqa: PLC0415
 
+    results: list[ArchiveResult] = []
+    status = EXIT_OK
     try:
-        results = back_up(settings, workflow)
-    except BackupError as exc:
-        workflow.error(str(exc), title=exc.title)
-        return EXIT_FAILED
+        back_up(settings, workflow, results)
+    except (Stopped, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        workflow.error(f"Stopped by {signal.Signals(signum).name}; reporting what was done.")
+        results[:] = [
+            r if r.error or r.archived else replace(r, error="Not finished: the run was stopped.")
+            for r in results
+        ]
+        status = 128 + signum
+    _report(settings, workflow, results)
+    if status == EXIT_OK and any(r.error for r in results):
+        status = EXIT_FAILED
+    return status
 
+
+def _report(settings: Settings, workflow: Workflow, results: list[ArchiveResult]) -> None:
+    """One line per archive (a local run), then the outputs, the summary, the annotations."""
+    if not settings.in_github_actions:
+        for r in results:
+            where = shown_path(r.path, settings.workspace) if r.path else None
+            done = f"saved {where} ({human_size(r.size or 0)})" if where else ""
+            failed = f"failed: {r.error}" if r.error else ""
+            line = "; ".join(part for part in (done, failed) if part)
+            workflow.info(f"project {r.project_id} ({r.branch}): {line}")
     workflow.set_outputs(report.outputs(results, settings.workspace))
     workflow.summary(report.summary(results, settings.workspace))
     for result in results:
-        if result.error:
+        if result.error and result.attempted:
             workflow.error(
                 result.error,
                 title=f"Backup of project {result.project_id} ({result.branch}) failed",
             )
-    return EXIT_FAILED if any(r.error for r in results) else EXIT_OK
+
+
+def _echo_settings(settings: Settings, workflow: Workflow) -> None:
+    """The resolved settings, token left out, in a collapsed group: support starts here."""
+    shown = {
+        "project-id": " ".join(str(p) for p in settings.project_ids),
+        "branch": settings.branch or "(main branch)",
+        "all-branches": str(settings.all_branches).lower(),
+        "path": str(settings.output_dir),
+        "filename": settings.filename.text,
+        "timeout": f"{settings.timeout:g} s per archive",
+        "poll-interval": f"{settings.poll_interval:g} s",
+        "max-poll-interval": f"{settings.max_poll_interval:g} s",
+        "verify": str(settings.verify).lower(),
+        "upload-artifact": str(settings.upload_artifact).lower(),
+        "artifact-name": settings.artifact_name.text,
+        "retention-days": str(settings.retention_days or "(repository default)"),
+        "overwrite": str(settings.overwrite).lower(),
+        "api-url": settings.api_url,
+    }
+    with workflow.group("Settings"):
+        for name, value in shown.items():
+            workflow.info(f"{name}: {value}")
 
 
 def _prepare(output_dir: Path) -> None:
@@ -113,14 +174,22 @@ def _inside(path: Path, directory: Path) -> bool:
     return path.resolve().is_relative_to(directory.resolve())
 
 
-def _terminate_cleanly() -> None:
-    """Turn SIGTERM (a cancelled job) into an exception so partial files get removed."""
+class Stopped(BaseException):
+    """SIGTERM (a cancelled job) or SIGINT arrived: unwinds the run (removing partial
+    files on the way) up to :func:`main`, which reports and exits ``128 + signum``."""
 
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on_signals() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
+        raise Stopped(signum)
 
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, handler)
+    for name in ("SIGTERM", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -62,7 +62,12 @@ INPUTS: tuple[Input, ...] = (
         "File name template; fields: "
         "{project_id} {branch} {branch_id} {job_id} {timestamp} {date}.",
     ),
-    Input("timeout", "3600", "Seconds to wait for each export job to finish."),
+    Input(
+        "timeout",
+        "3600",
+        "Seconds each archive may take, from the start of its export through the wait, "
+        "the download, the check and the upload.",
+    ),
     Input(
         "poll-interval", "2", "First wait between job polls, seconds; it grows with the job's age."
     ),

@@ -65,6 +65,7 @@ class Branch:
 
     id: str
     name: str
+    closed: bool = False
 
 
 class PlayCanvasApi:
@@ -123,8 +124,11 @@ class PlayCanvasApi:
         )
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
-    def list_branches(self, project_id: int, *, deadline: float) -> list[Branch]:
-        """Every open branch of a project, following the pages (``?skip=<last id>``)."""
+    def list_branches(
+        self, project_id: int, *, deadline: float, include_closed: bool = False
+    ) -> list[Branch]:
+        """Every open branch of a project (and closed ones, if asked), following the pages
+        (``?skip=<last id>``)."""
         branches: list[Branch] = []
         skip: str | None = None
         while True:
@@ -145,9 +149,13 @@ class PlayCanvasApi:
                     status=200,
                 )
             branches += [
-                Branch(id=str(item["id"]), name=str(item.get("name") or item["id"]))
+                Branch(
+                    str(item["id"]), str(item.get("name") or item["id"]), bool(item.get("closed"))
+                )
                 for item in page
-                if isinstance(item, dict) and "id" in item and not item.get("closed")
+                if isinstance(item, dict)
+                and "id" in item
+                and (include_closed or not item.get("closed"))
             ]
             pagination = body.get("pagination")
             has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True

@@ -1,16 +1,21 @@
-"""The one client of workflow commands (github-action-utils): masks, logs, groups,
-annotations, outputs and the step summary. Outside GitHub Actions the same calls print
-plain lines, and nothing secret is ever echoed.
+"""The one client of the runner: masks, logs, groups, annotations, outputs and the step
+summary, all through the environment and streams it is given (never ``os.environ`` or
+``sys.stdout`` behind its back, so tests can use it as it is). Outside GitHub Actions the
+same calls print plain lines, and nothing secret is ever echoed.
+
+Workflow commands are written in their canonical form, ``::name key=value::data``, with
+the runner's escaping (the same one github-action-utils applies); outputs go to the file
+``GITHUB_OUTPUT`` names as ``name<<delimiter`` records.
 """
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
-
-import github_action_utils as gha
 
 
 class Workflow:
@@ -21,8 +26,8 @@ class Workflow:
     ) -> None:
         self.in_actions = env.get("GITHUB_ACTIONS") == "true"
         self.debug_enabled = env.get("RUNNER_DEBUG") == "1"
-        self._has_output_file = bool(env.get("GITHUB_OUTPUT"))
-        self._has_summary_file = bool(env.get("GITHUB_STEP_SUMMARY"))
+        self._output_file = env.get("GITHUB_OUTPUT") or None
+        self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
         self._out = out or sys.stdout
         self._err = err or sys.stderr
 
@@ -33,65 +38,75 @@ class Workflow:
         print the secret, so nothing is written.
         """
         if self.in_actions and secret:
-            _command("add-mask", secret)
+            self._command("add-mask", secret)
 
     def info(self, message: str) -> None:
-        print(message, file=self._out, flush=True)
+        self._line(self._out, message)
 
     def debug(self, message: str) -> None:
         if self.in_actions:
-            _command("debug", message)
+            self._command("debug", message)
         elif self.debug_enabled:
-            print(f"debug: {message}", file=self._err, flush=True)
+            self._line(self._err, f"debug: {message}")
 
     def warning(self, message: str, *, title: str = "PlayCanvas backup") -> None:
         if self.in_actions:
-            gha.warning(message, title=title)
+            self._command("warning", message, title=title)
         else:
-            print(f"warning: {message}", file=self._err, flush=True)
+            self._line(self._err, f"warning: {message}")
 
     def error(self, message: str, *, title: str = "PlayCanvas backup failed") -> None:
         if self.in_actions:
-            gha.error(message, title=title)
+            self._command("error", message, title=title)
         else:
-            print(f"error: {message}", file=self._err, flush=True)
+            self._line(self._err, f"error: {message}")
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
+        """A collapsed group of log lines in Actions; a heading line elsewhere."""
         if self.in_actions:
-            _command("group", title)
+            self._command("group", title)
             try:
                 yield
             finally:
-                gha.end_group()
+                self._command("endgroup", "")
         else:
             self.info(f"== {title}")
             yield
 
     def set_outputs(self, outputs: Mapping[str, str]) -> None:
         """Write step outputs to GITHUB_OUTPUT, or print them as ``name=value`` lines."""
-        for name, value in outputs.items():
-            if self.in_actions and self._has_output_file:
-                gha.set_output(name, value)
-            else:
+        if not (self.in_actions and self._output_file):
+            for name, value in outputs.items():
                 self.info(f"{name}={value}")
+            return
+        records = []
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            records.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        with Path(self._output_file).open("a", encoding="utf-8") as file:
+            file.write("".join(records))
 
     def summary(self, markdown: str) -> None:
         """Append to the step summary (only where the runner gives one)."""
-        if self._has_summary_file:
-            gha.append_job_summary(markdown)
+        if self._summary_file:
+            with Path(self._summary_file).open("a", encoding="utf-8") as file:
+                file.write(markdown)
 
+    def _command(self, name: str, data: str, **properties: str) -> None:
+        options = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+        self._line(self._out, f"::{name}{' ' + options if options else ''}::{_escape(data)}")
 
-def _command(name: str, data: str) -> None:
-    """An option-less workflow command in its canonical form, ``::name::data``.
-
-    github-action-utils writes these as ``::name ::data`` (a space before ``::``);
-    GitHub's runner accepts that, but act's parser does not, and the contract names
-    ``::add-mask::<token>``. Commands with options (annotations) go through it as is.
-    """
-    gha.echo(f"::{name}::{_escape(data)}")
+    @staticmethod
+    def _line(stream: TextIO, text: str) -> None:
+        print(text, file=stream, flush=True)
 
 
 def _escape(data: str) -> str:
     """Workflow-command data escaping (``%``, CR, LF), as the runner decodes it."""
     return data.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    """Property escaping: the data's, plus ``:`` and ``,``."""
+    return _escape(value).replace(":", "%3A").replace(",", "%2C")

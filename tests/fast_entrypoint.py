@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from playcanvas_backup import retries  # noqa: E402
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    from playcanvas_backup import retries
 
-retries.set_testing(True)
-runpy.run_path(str(ROOT / "entrypoint.py"), run_name="__main__")
+    retries.set_testing(True)
+    runpy.run_path(str(ROOT / "entrypoint.py"), run_name="__main__")
