@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action
+from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action, parse_output_file
 from tests.emulator import Emulator
 
 
@@ -290,6 +290,69 @@ def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulat
     assert len(run.files()) == 6
 
 
+def test_unicode_and_lookalike_branch_names_all_get_saved(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_project(333, branches=("テスト", "修正中", "feature/x", "feature-x", "level 1"))
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    files = run.files()
+    assert len(files) == 5
+    assert any(name.startswith("333-テスト-") for name in files)
+    assert any(name.startswith("333-level 1-") for name in files)
+    assert "added" in run.stdout and "from its branch id" in run.stdout
+
+
+def test_closed_branches_are_skipped_with_a_line(action: Action, emulator: Emulator) -> None:
+    emulator.add_project(333, branches=("main", "old", "new"))
+    emulator.close_branch(333, "old")
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    assert "project 333: skipping 1 closed branch: old" in run.stdout
+
+
+def test_a_closed_branch_asked_for_by_name_says_it_is_closed(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.close_branch(PROJECT, "dev")
+    run = action(branch="dev")
+
+    assert run.exit_code == 1
+    assert "branch 'dev' exists but is closed" in run.log
+    assert not emulator.api_requests("POST")
+
+
+def test_the_summary_does_not_say_verified_when_verify_is_off(action: Action) -> None:
+    run = action(verify="false")
+
+    assert run.exit_code == 0, run.log
+    assert "1 of 1 archive saved." in run.summary
+    assert "verified" not in run.summary
+
+
+def test_a_local_run_ends_with_one_line_per_archive(action: Action, emulator: Emulator) -> None:
+    run = action(github=False, project_id=f"999 {PROJECT}")
+
+    lines = run.stdout.splitlines()
+    recap = [i for i, line in enumerate(lines) if line.startswith("project 999 (main): failed:")]
+    saved = [
+        i for i, line in enumerate(lines) if line.startswith(f"project {PROJECT} (main): saved")
+    ]
+    outputs = [i for i, line in enumerate(lines) if line.startswith("archives=")]
+    assert recap and saved and outputs
+    assert recap[-1] < outputs[0] and saved[-1] < outputs[0]
+
+
+def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> None:
+    run = action()
+
+    assert "::group::Settings" in run.stdout
+    assert f"project-id: {PROJECT}" in run.stdout
+    assert "access-token" not in run.stdout.split("::group::Settings")[1].split("::endgroup::")[0]
+
+
 def test_paces_exports_within_the_strict_limit(tmp_path: Path) -> None:
     with Emulator(rate_window=1.0, strict_limit=5) as pc:
         pc.add_project(444, branches=tuple(f"branch-{i}" for i in range(12)), archive_size=4096)
@@ -315,6 +378,17 @@ def test_an_unauthorized_token_fails_once_with_advice(action: Action, emulator: 
     assert "401" in run.log and "Unauthorized" in run.log and "access-token" in run.log
     assert len(emulator.api_requests()) == 1
     assert "wrong-token" not in run.log.replace("::add-mask::wrong-token", "")
+
+
+def test_a_refused_token_stops_the_run_with_one_message(action: Action, emulator: Emulator) -> None:
+    emulator.add_project(333)
+    run = action(access_token="wrong-token", project_id=f"{PROJECT} {OTHER_PROJECT} 333")
+
+    assert run.exit_code == 1
+    assert len(emulator.api_requests()) == 1
+    assert len([line for line in run.stdout.splitlines() if line.startswith("::error")]) == 1
+    assert [a["error"] is not None for a in run.archives] == [True, True, True]
+    assert "Not attempted" in str(run.archives[2]["error"])
 
 
 def test_a_token_without_scope_quotes_playcanvas(action: Action, emulator: Emulator) -> None:
@@ -348,14 +422,6 @@ def test_waits_out_a_429_with_retry_after(action: Action, emulator: Emulator) ->
 
     assert run.exit_code == 0, run.log
     assert "429" in run.stdout and "trying again" in run.stdout
-
-
-def test_waits_out_a_429_with_only_the_reset_header(action: Action, emulator: Emulator) -> None:
-    emulator.faults.rate_limited = 1
-    emulator.faults.retry_after = False
-    run = action()
-
-    assert run.exit_code == 0, run.log
 
 
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
@@ -501,10 +567,12 @@ def test_the_token_is_masked_even_when_inputs_are_invalid(action: Action) -> Non
     assert run.stdout.splitlines()[0] == f"::add-mask::{action.emulator.token}"
 
 
-def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emulator) -> None:
-    emulator._projects[PROJECT].archive_size = 4 << 20
-    emulator.faults.download_rate = 256 << 10  # ~16 s for the whole archive
-    env = action.env({})
+def start_slow_run(action: Action) -> tuple[subprocess.Popen[str], Path]:
+    """A run whose download takes ~16 s, once its first bytes are on disk."""
+    action.emulator.add_project(333, archive_size=4 << 20)
+    action.emulator.faults.download_rate = 256 << 10
+    env = action.env({"project-id": f"{PROJECT} 333"})
+    action.emulator._projects[PROJECT].archive_size = 16 << 10
     process = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT)],
         cwd=action.workspace,
@@ -515,15 +583,29 @@ def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emu
     )
     folder = action.workspace / "playcanvas-backups"
     deadline = time.monotonic() + 30
-    while not (folder.exists() and any(p.stat().st_size for p in folder.iterdir())):
+    while not (folder.exists() and any(p.name.endswith(".part") for p in folder.iterdir())):
         assert time.monotonic() < deadline, "the download never started"
         time.sleep(0.05)
+    return process, folder
 
-    process.send_signal(signal.SIGTERM)  # what the runner sends when a job is cancelled
-    process.communicate(timeout=30)
 
-    assert process.returncode != 0
-    assert list(folder.iterdir()) == []
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_cancelled_run_reports_what_it_saved_and_exits_quietly(
+    action: Action, signum: int, status: int
+) -> None:
+    process, folder = start_slow_run(action)
+
+    process.send_signal(signum)  # SIGTERM: what the runner sends when a job is cancelled
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == status
+    assert "Traceback" not in stderr
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".part")] == []
+    outputs = parse_output_file((action.file_commands / "set_output").read_text())
+    saved, stopped = json.loads(outputs["archives"])
+    assert saved["error"] is None and (action.workspace / saved["path"]).is_file()
+    assert "Not finished" in stopped["error"]
+    assert "1 of 2 archives saved" in (action.file_commands / "step_summary").read_text()
 
 
 def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: Emulator) -> None:
