@@ -29,6 +29,11 @@ API_TIMEOUT = (10.0, 60.0)
 MAX_ATTEMPTS = retries.API.attempts
 
 
+class AnswerLost(TransientError):
+    """A request that changes something was sent, but its answer never came: it may have
+    taken effect, so it is not simply sent again."""
+
+
 @dataclass(frozen=True)
 class ExportJob:
     """An export job as ``POST /projects/:id/export`` and ``GET /jobs/:id`` return it."""
@@ -111,6 +116,15 @@ class PlayCanvasApi:
             not_found=_project_hint(project_id),
             json={"branch_id": branch_id} if branch_id else None,
         )
+        try:
+            return ExportJob.from_json(self._call(request, deadline=deadline))
+        except AnswerLost as lost:
+            # Sent again at most once: the export may have started, and each one spends
+            # a slot of the strict rate limit.
+            self._log(
+                f"warning: {lost}; the export may have started anyway. Trying once more: "
+                "a duplicate export job may exist on PlayCanvas."
+            )
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def get_job(self, job_id: int, *, deadline: float) -> ExportJob:
@@ -166,7 +180,12 @@ class PlayCanvasApi:
 
     def _call(self, request: _Request, *, deadline: float) -> Any:
         retrying = retries.API.retrying(
-            TransientError, sleep=self._sleep, log=self._log, deadline=deadline, clock=self._clock
+            TransientError,
+            final=(AnswerLost,),
+            sleep=self._sleep,
+            log=self._log,
+            deadline=deadline,
+            clock=self._clock,
         )
         return retrying(self._send, request)
 
@@ -188,6 +207,10 @@ class PlayCanvasApi:
                 timeout=API_TIMEOUT,
                 allow_redirects=False,
             )
+        except requests.ReadTimeout as exc:
+            if request.method == "POST":
+                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
+            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(
                 f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"

@@ -26,6 +26,7 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
@@ -113,15 +114,17 @@ class Policy:
         self,
         retry_on: type[BaseException] | tuple[type[BaseException], ...],
         *,
+        final: tuple[type[BaseException], ...] = (),
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] = lambda message: None,
         prefix: str = "",
         deadline: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Retrying:
-        """A tenacity ``Retrying`` for this policy; call it with the function to retry."""
+        """A tenacity ``Retrying`` for this policy; call it with the function to retry.
+        It retries ``retry_on`` failures except the ``final`` ones."""
         return Retrying(
-            retry=retry_if_exception_type(retry_on),
+            retry=retry_if_exception_type(retry_on) & retry_if_not_exception_type(final),
             wait=self.wait,
             stop=stop_after_attempt_if(self.attempts, self.counts)
             | stop_at_deadline(deadline, clock),

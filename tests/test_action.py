@@ -353,21 +353,6 @@ def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> Non
     assert "access-token" not in run.stdout.split("::group::Settings")[1].split("::endgroup::")[0]
 
 
-def test_paces_exports_within_the_strict_limit(tmp_path: Path) -> None:
-    with Emulator(rate_window=1.0, strict_limit=5) as pc:
-        pc.add_project(444, branches=tuple(f"branch-{i}" for i in range(12)), archive_size=4096)
-        action = Action(tmp_path, pc)
-        run = action(project_id="444", all_branches="true", timeout="60")
-
-        assert run.exit_code == 0, run.log
-        assert len(run.archives) == 12
-        assert len(pc.api_requests("POST", "/export")) == 12
-        assert pc.over_limit == 0
-        assert "more exports to start: waiting" in run.stdout
-        exports = [r.at for r in pc.api_requests("POST", "/export")]
-        assert exports[-1] - exports[0] >= 1.0  # spread over at least three windows
-
-
 # -- API errors and faults -----------------------------------------------------------------
 
 
@@ -416,14 +401,6 @@ def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emul
     assert len(emulator.api_requests("POST")) == 1
 
 
-def test_waits_out_a_429_with_retry_after(action: Action, emulator: Emulator) -> None:
-    emulator.faults.rate_limited = 2
-    run = action()
-
-    assert run.exit_code == 0, run.log
-    assert "429" in run.stdout and "trying again" in run.stdout
-
-
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
     emulator.faults.server_errors = 2
     run = action()
@@ -440,25 +417,6 @@ def test_a_job_in_error_fails_with_its_messages(action: Action, emulator: Emulat
     assert "ended in error: Archive too large" in run.log
     assert run.archives[0]["error"] and run.archives[0]["path"] is None
     assert "path" not in run.outputs
-
-
-def test_a_job_that_never_ends_times_out(action: Action, emulator: Emulator) -> None:
-    emulator.faults.job_never_ends = True
-    run = action(timeout="1")
-
-    assert run.exit_code == 1
-    assert "still 'running' after 1 s" in run.log and "Raise 'timeout'" in run.log
-    polls = emulator.api_requests("GET", "/jobs/")
-    assert 3 <= len(polls) <= 30
-
-
-def test_polls_with_growing_waits(action: Action, emulator: Emulator) -> None:
-    emulator.faults.job_never_ends = True
-    action(timeout="3", poll_interval="0.1", max_poll_interval="1")
-
-    polls = emulator.api_requests("GET", "/jobs/")
-    # 3 s at a steady 0.1 s would be ~30 polls; growing waits (capped at 1 s) need far fewer.
-    assert 6 <= len(polls) <= 20
 
 
 def test_a_complete_job_without_a_link_fails_clearly(action: Action, emulator: Emulator) -> None:

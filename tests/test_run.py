@@ -4,6 +4,7 @@ HTTP on loopback, on an emulated clock (each sleep moves the clock on at once)."
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from playcanvas_backup import playcanvas
 from playcanvas_backup.config import load
 from playcanvas_backup.download import Archive
 from playcanvas_backup.playcanvas import PlayCanvasApi
@@ -203,3 +205,89 @@ def test_removes_part_files_of_earlier_killed_runs(
 
     assert not stale.exists()
     assert f"removed {stale.name}" in log
+
+
+@pytest.fixture
+def short_read_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(playcanvas, "API_TIMEOUT", (5.0, 0.2))
+
+
+@pytest.mark.usefixtures("short_read_timeout")
+def test_an_export_whose_answer_was_lost_is_sent_once_more_with_a_warning(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.slow_exports = 1
+
+    (result,), log = back_up(pc, clock, tmp_path)
+
+    assert result.error is None
+    assert len(pc.api_requests("POST", "/export")) == 2
+    assert "a duplicate export job may exist" in log
+
+
+@pytest.mark.usefixtures("short_read_timeout")
+def test_an_export_whose_answer_is_lost_twice_is_not_sent_a_third_time(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.slow_exports = 5
+
+    (result,), _ = back_up(pc, clock, tmp_path)
+
+    assert result.error is not None and "answer was lost" in result.error
+    assert len(pc.api_requests("POST", "/export")) == 2
+
+
+# -- waiting, on the emulated clock -------------------------------------------------------------
+
+
+def test_polls_with_growing_waits(pc: Emulator, clock: EmulatedClock, tmp_path: Path) -> None:
+    pc.faults.job_never_ends = True
+
+    (result,), _ = back_up(pc, clock, tmp_path, timeout="300", max_poll_interval="30")
+
+    polls = [r.at for r in pc.api_requests("GET", "/jobs/")]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polls)]
+    assert result.error is not None
+    # 300 s at a steady 2 s would be 150 polls; growing waits (capped at 30 s) need few.
+    assert 10 <= len(polls) <= 40
+    assert gaps[:-1] == sorted(gaps[:-1]) and max(gaps) <= 30  # the last one: the deadline
+
+
+def test_a_job_that_never_ends_times_out(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.job_never_ends = True
+
+    (result,), _ = back_up(pc, clock, tmp_path, timeout="60")
+
+    assert result.error is not None
+    assert "still 'running' after 60 s" in result.error and "Raise 'timeout'" in result.error
+    assert pc.api_requests("GET", "/jobs/")[-1].at <= WINDOW_START + 1 + 60
+
+
+def test_a_429_waits_as_long_as_retry_after_says(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc._rate_window = 60.0
+    pc.faults.rate_limited = 1
+
+    (result,), log = back_up(pc, clock, tmp_path)
+
+    assert result.error is None
+    assert "429" in log and "trying again in 59.0 s" in log
+    posts = pc.api_requests("POST", "/export")
+    assert posts[1].at - posts[0].at == pytest.approx(59.0)
+
+
+def test_paces_exports_within_the_strict_limit(clock: EmulatedClock, tmp_path: Path) -> None:
+    with Emulator(clock=clock.time, strict_limit=5, rate_window=60.0) as pc:
+        pc.add_project(444, branches=tuple(f"branch-{i}" for i in range(12)), archive_size=4096)
+
+        results, log = back_up(pc, clock, tmp_path, project_id="444", all_branches="true")
+
+        assert [r.error for r in results] == [None] * 12
+        assert pc.over_limit == 0
+        exports = [r.at for r in pc.api_requests("POST", "/export")]
+        assert len(exports) == 12
+        assert exports[-1] - exports[0] >= 2 * 59  # three windows of 5
+        assert "more exports to start: waiting" in log
