@@ -336,13 +336,11 @@ def test_a_local_run_ends_with_one_line_per_archive(action: Action, emulator: Em
     run = action(github=False, project_id=f"999 {PROJECT}")
 
     lines = run.stdout.splitlines()
-    recap = [i for i, line in enumerate(lines) if line.startswith("project 999 (main): failed:")]
-    saved = [
-        i for i, line in enumerate(lines) if line.startswith(f"project {PROJECT} (main): saved")
-    ]
-    outputs = [i for i, line in enumerate(lines) if line.startswith("archives=")]
-    assert recap and saved and outputs
-    assert recap[-1] < outputs[0] and saved[-1] < outputs[0]
+    first_output = next(i for i, line in enumerate(lines) if line.startswith("path="))
+    failed, saved = lines[first_output - 2 : first_output]
+    assert failed.startswith("project 999 (main): failed: ") and "Project not found" in failed
+    path = lines[first_output].removeprefix("path=")
+    assert saved.startswith(f"project {PROJECT} (main): saved {path} (") and "KiB" in saved
 
 
 def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> None:
