@@ -365,15 +365,35 @@ def finish_archive(
     )
     if ctx.upload is None:
         return result
+    return upload_archive(
+        ctx,
+        result,
+        saved,
+        upload=ctx.upload,
+        name=archive.artifact.final(job.id),
+        started_at=started_at,
+        deadline=deadline,
+    )
 
+
+def upload_archive(
+    ctx: Context,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    upload: Upload,
+    name: str,
+    started_at: float,
+    deadline: float,
+) -> ArchiveResult:
+    """Upload a saved archive as its artifact; a failure keeps the archive, with the error."""
     try:
         _check_deadline(ctx, result, deadline, "before its upload")
-        name = archive.artifact.final(job.id)
-        artifact_id, artifact_url = ctx.upload(saved, name)
+        artifact_id, artifact_url = upload(saved, name)
     except Exception as exc:
         _raise_if_refused(exc)
         return _failed(ctx, result, exc, started_at)
-    ctx.workflow.info(f"{label}: uploaded as artifact '{name}' ({artifact_url})")
+    ctx.workflow.info(f"{_label(result)}: uploaded as artifact '{name}' ({artifact_url})")
     return replace(
         result, artifact_id=artifact_id, artifact_url=artifact_url, seconds=ctx.clock() - started_at
     )
