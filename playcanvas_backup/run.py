@@ -350,6 +350,7 @@ def finish_archive(
             verify_zip=settings.verify,
             want_crc32=ctx.upload is not None,
             log=lambda line: ctx.workflow.info(f"{label}: {line}"),
+            clock=ctx.clock,  # the deadline's clock (download(deadline=...) comes with issue 9)
         )
     result = replace(
         result,

@@ -5,8 +5,9 @@ The names rule: field values keep Unicode letters, digits and spaces (NFC); only
 file or artifact name cannot hold (``/ \\ : * ? " < > |``, control characters, a leading
 dot) becomes ``-``. File names and artifact names are two separate namespaces. When two
 archives of a run would still get the same name, both get the first 8 characters of their
-branch id added; a name over 255 bytes has its longest text field shortened and the same
-tag added, so that two shortened names stay apart.
+branch id added; a name over 255 bytes (235 for a file, leaving room for its temporary
+``.part`` name) has its longest text field shortened and the same tag added, so that two
+shortened names stay apart.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ TEXT_FIELDS = ("branch", "project_name")
 FORBIDDEN = frozenset('/\\:*?"<>|')
 #: Longest name, in UTF-8 bytes (the common file-system limit).
 MAX_BYTES = 255
+#: Longest file name: room is kept for the download's temporary ``.<name>.<8>.part``
+#: beside it (15 bytes) and an ``.age`` suffix (4), which must fit 255 bytes too.
+MAX_FILE_BYTES = MAX_BYTES - 20
 #: Room kept for ``{job_id}``, unknown until the export has started.
 JOB_ID_ROOM = "9" * 20
 TAG_LENGTH = 8
@@ -117,11 +121,11 @@ def parse(input_name: str, text: str) -> Template:
     fixed = {"project_id": "9" * 18, "job_id": JOB_ID_ROOM, "branch_id": "x" * 36}
     room = {**fixed, "timestamp": "20261203T000000Z", "date": "2026-12-03"}
     shortest = text.format_map({name: room.get(name, "x" * TAG_LENGTH) for name in fields})
-    if _size(shortest) > MAX_BYTES:
+    if _size(shortest) > MAX_FILE_BYTES:
         raise InputError(
             input_name,
             f"'{text[:60]}...' is too long: with its fields filled in, a name would pass "
-            f"{MAX_BYTES} bytes. Shorten the template's own text.",
+            f"{MAX_FILE_BYTES} bytes. Shorten the template's own text.",
         )
     return Template(text, frozenset(fields))
 
@@ -172,68 +176,69 @@ def plan_names(
     ['feature-x-1a2b3c4d.zip', 'feature-x-9f8e7d6c.zip']
     """
     notes: list[str] = []
-    files = _plan(archives, filename, "file name", describe, notes)
-    artifacts = _plan(archives, artifact_name, "artifact name", describe, notes)
+    files = _Namespace("file name", MAX_FILE_BYTES, describe, notes).plan(archives, filename)
+    artifacts = _Namespace("artifact name", MAX_BYTES, describe, notes).plan(
+        archives, artifact_name
+    )
     return Plan(files, artifacts, notes)
 
 
-def _plan(
-    archives: Sequence[Mapping[str, object]],
-    template: Template,
-    kind: str,
-    describe: Callable[[int], str],
-    notes: list[str],
-) -> list[Name]:
-    names = [_fit(template, values, kind, describe(i), notes) for i, values in enumerate(archives)]
-    if "job_id" in template.fields:  # job ids tell every archive apart
+@dataclass(frozen=True)
+class _Namespace:
+    """One kind of name (file names, artifact names): its limit, and where notes go."""
+
+    kind: str
+    limit: int
+    describe: Callable[[int], str]
+    notes: list[str]
+
+    def plan(self, archives: Sequence[Mapping[str, object]], template: Template) -> list[Name]:
+        names = [self.fit(template, values, i) for i, values in enumerate(archives)]
+        if "job_id" in template.fields:  # job ids tell every archive apart
+            return names
+        for length in (TAG_LENGTH, None):  # the id's first 8 characters, else the whole id
+            taken = Counter(_key(name) for name in names)
+            for index, name in enumerate(names):
+                branch_id = str(archives[index].get("branch_id") or "")
+                if taken[_key(name)] < 2 or not branch_id or name.tag == clean(branch_id):
+                    continue
+                tag = clean(branch_id[:length])
+                names[index] = self.fit(template, archives[index], index, tag=tag)
+                self.notes.append(
+                    f"{self.describe(index)}: {self.kind} '{name.final(None)}' would be "
+                    f"another archive's too; added '{tag}' from its branch id"
+                )
         return names
-    for length in (TAG_LENGTH, None):  # the id's first 8 characters, else the whole id
-        taken = Counter(_key(name) for name in names)
-        for index, name in enumerate(names):
-            branch_id = str(archives[index].get("branch_id") or "")
-            if taken[_key(name)] < 2 or not branch_id or name.tag == clean(branch_id):
-                continue
-            tag = clean(branch_id[:length])
-            names[index] = _fit(template, archives[index], kind, describe(index), notes, tag=tag)
-            notes.append(
-                f"{describe(index)}: {kind} '{name.final(None)}' would be another archive's "
-                f"too; added '{tag}' from its branch id"
-            )
-    return names
+
+    def fit(
+        self, template: Template, values: Mapping[str, object], index: int, *, tag: str = ""
+    ) -> Name:
+        """The archive's name, its longest text field shortened until it fits the limit
+        (with the branch id's tag added, so that shortened names stay apart)."""
+        name = Name(template, dict(values), tag)
+        texts = [f for f in TEXT_FIELDS if f in template.fields]
+        if _size(name.final(int(JOB_ID_ROOM))) <= self.limit or not texts:
+            return name
+        name = Name(template, name.values, tag or clean(str(values.get("branch_id") or "")[:8]))
+        longest = texts[0]
+        while (excess := _size(name.final(int(JOB_ID_ROOM))) - self.limit) > 0:
+            longest = max(texts, key=lambda f: _size(clean(name.values.get(f))))
+            text = clean(name.values.get(longest)).encode("utf-8")
+            if len(text) <= 1:
+                break  # parse() keeps room for the rest
+            cut = text[: max(1, len(text) - excess)].decode("utf-8", errors="ignore")
+            name = Name(template, {**name.values, longest: cut}, name.tag)
+        self.notes.append(
+            f"{self.describe(index)}: {self.kind} would pass {self.limit} bytes; "
+            f"shortened its {longest}"
+        )
+        return name
 
 
 def _key(name: Name) -> str:
     """What makes two names the same (case folded: some file systems and services
     do not tell case apart)."""
     return name.final(None).casefold()
-
-
-def _fit(
-    template: Template,
-    values: Mapping[str, object],
-    kind: str,
-    who: str,
-    notes: list[str],
-    *,
-    tag: str = "",
-) -> Name:
-    """The archive's name, its longest text field shortened until it fits 255 bytes
-    (with the branch id's tag added, so that shortened names stay apart)."""
-    name = Name(template, dict(values), tag)
-    texts = [f for f in TEXT_FIELDS if f in template.fields]
-    if _size(name.final(int(JOB_ID_ROOM))) <= MAX_BYTES or not texts:
-        return name
-    name = Name(template, name.values, tag or clean(str(values.get("branch_id") or "")[:8]))
-    longest = texts[0]
-    while (excess := _size(name.final(int(JOB_ID_ROOM))) - MAX_BYTES) > 0:
-        longest = max(texts, key=lambda f: _size(clean(name.values.get(f))))
-        text = clean(name.values.get(longest)).encode("utf-8")
-        if len(text) <= 1:
-            break  # parse() keeps room for the rest
-        cut = text[: max(1, len(text) - excess)].decode("utf-8", errors="ignore")
-        name = Name(template, {**name.values, longest: cut}, name.tag)
-    notes.append(f"{who}: {kind} would pass {MAX_BYTES} bytes; shortened its {longest}")
-    return name
 
 
 def _tagged(name: str, tag: str) -> str:

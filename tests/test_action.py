@@ -304,6 +304,17 @@ def test_unicode_and_lookalike_branch_names_all_get_saved(
     assert "added" in run.stdout and "from its branch id" in run.stdout
 
 
+def test_a_300_character_branch_name_is_shortened_not_a_disk_error(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_project(333, branches=("main", "ü" * 300))
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    assert all(len(name.encode()) <= 255 for name in run.files())
+    assert "shortened its branch" in run.stdout
+
+
 def test_closed_branches_are_skipped_with_a_line(action: Action, emulator: Emulator) -> None:
     emulator.add_project(333, branches=("main", "old", "new"))
     emulator.close_branch(333, "old")
