@@ -105,6 +105,10 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
             for r in results
         ]
         status = 128 + signum
+    # A second signal must not cut the report short: the runner waits for it.
+    for name in ("SIGTERM", "SIGINT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     _report(settings, workflow, results)
     if status == EXIT_OK and any(r.error for r in results):
         status = EXIT_FAILED
