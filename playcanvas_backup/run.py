@@ -126,7 +126,9 @@ def run(
         for index, result in enumerate(results):
             if result.error is None and not result.archived:
                 results[index] = replace(
-                    result, error="Not attempted: PlayCanvas refused the token.", attempted=False
+                    result,
+                    error="PlayCanvas refused the token (401); the run stopped.",
+                    attempted=False,
                 )
     return results
 
@@ -222,7 +224,7 @@ def remove_stale_parts(folder: Path, *, before: float, log: Callable[[str], None
 def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """Start the exports as the strict rate limit allows, look at the running jobs each
     on its own schedule, and finish each archive as soon as its job is complete."""
-    pending = deque(planned)
+    pending, by_index = deque(planned), {archive.index: archive for archive in planned}
     running: dict[int, scheduler.Running] = {}
     told_window = False
     while pending or running:
@@ -233,7 +235,7 @@ def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveR
                 running[archive.index] = job
         for job in scheduler.due(running.values(), now=ctx.clock()):
             del running[job.index]
-            still = look_at_job(ctx, next(p for p in planned if p.index == job.index), job, results)
+            still = look_at_job(ctx, by_index[job.index], job, results)
             if still is not None:
                 running[job.index] = still
         for index, job in list(running.items()):

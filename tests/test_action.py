@@ -382,7 +382,7 @@ def test_a_refused_token_stops_the_run_with_one_message(action: Action, emulator
     assert len(emulator.api_requests()) == 1
     assert len([line for line in run.stdout.splitlines() if line.startswith("::error")]) == 1
     assert [a["error"] is not None for a in run.archives] == [True, True, True]
-    assert "Not attempted" in str(run.archives[2]["error"])
+    assert "refused the token" in str(run.archives[2]["error"])
 
 
 def test_a_token_without_scope_quotes_playcanvas(action: Action, emulator: Emulator) -> None:
