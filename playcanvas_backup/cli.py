@@ -11,11 +11,12 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__, report
 from .config import INPUTS, Settings, load, raw_inputs
@@ -70,7 +71,14 @@ def main(
     workflow = Workflow(env, out=out, err=err)
     # First thing, before anything can echo it.
     workflow.mask(given.get("access-token", ""))
-    _stop_on_signals()
+    previous = _stop_on_signals()
+    try:
+        return _main(given, env, workflow)
+    finally:
+        _restore(previous)
+
+
+def _main(given: Mapping[str, str], env: Mapping[str, str], workflow: Workflow) -> int:
     try:
         settings = load(given, env, cwd=Path.cwd())
         _prepare(settings.output_dir)
@@ -105,10 +113,13 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
             for r in results
         ]
         status = 128 + signum
+    except Exception as exc:
+        workflow.debug("".join(traceback.format_exception(exc)))
+        workflow.error(f"Unexpected error: {exc!r}; reporting what was done.")
+        status = EXIT_FAILED
     # A second signal must not cut the report short: the runner waits for it.
-    for name in ("SIGTERM", "SIGINT"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    for name in _SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     _report(settings, workflow, results)
     if status == EXIT_OK and any(r.error for r in results):
         status = EXIT_FAILED
@@ -187,12 +198,22 @@ class Stopped(BaseException):
         self.signum = signum
 
 
-def _stop_on_signals() -> None:
+_SIGNALS = tuple(name for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _stop_on_signals() -> dict[str, _Handler]:
+    """Turn SIGTERM and SIGINT into :class:`Stopped`; return the handlers they had."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Stopped(signum)
 
-    for name in ("SIGTERM", "SIGINT"):
-        if hasattr(signal, name):
+    return {name: signal.signal(getattr(signal, name), handler) for name in _SIGNALS}
+
+
+def _restore(handlers: Mapping[str, _Handler]) -> None:
+    for name, handler in handlers.items():
+        if handler is not None:  # None: a handler not set from Python, nothing to restore
             signal.signal(getattr(signal, name), handler)
 
 
