@@ -428,6 +428,19 @@ def test_a_job_in_error_fails_with_its_messages(action: Action, emulator: Emulat
     assert "path" not in run.outputs
 
 
+def test_a_complete_at_once_export_starts_its_download_within_a_third_of_a_second(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.faults.job_polls = 0  # the export's own answer says complete, with the link
+    run = action(poll_interval="5", max_poll_interval="10")
+
+    assert run.exit_code == 0, run.log
+    (export,) = emulator.api_requests("POST", "/export")
+    (first_download,) = emulator.downloads()
+    assert emulator.api_requests("GET", "/jobs/") == []
+    assert first_download.at - export.at < 0.3
+
+
 def test_a_complete_job_without_a_link_fails_clearly(action: Action, emulator: Emulator) -> None:
     emulator.faults.job_without_url = True
     run = action()
