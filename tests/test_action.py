@@ -548,7 +548,8 @@ def test_the_token_is_masked_even_when_inputs_are_invalid(action: Action) -> Non
 
 
 def start_slow_run(action: Action) -> tuple[subprocess.Popen[str], Path]:
-    """A run whose download takes ~16 s, once its first bytes are on disk."""
+    """A run of two archives, once the first is saved and the second (~16 s to download)
+    is on its way."""
     action.emulator.add_project(333, archive_size=4 << 20)
     action.emulator.faults.download_rate = 256 << 10
     env = action.env({"project-id": f"{PROJECT} 333"})
@@ -563,7 +564,12 @@ def start_slow_run(action: Action) -> tuple[subprocess.Popen[str], Path]:
     )
     folder = action.workspace / "playcanvas-backups"
     deadline = time.monotonic() + 30
-    while not (folder.exists() and any(p.name.endswith(".part") for p in folder.iterdir())):
+    # The small archive saved, the big one on its way.
+    while not (
+        folder.exists()
+        and any(p.name.endswith(".zip") for p in folder.iterdir())
+        and any(p.name.endswith(".part") for p in folder.iterdir())
+    ):
         assert time.monotonic() < deadline, "the download never started"
         time.sleep(0.05)
     return process, folder
