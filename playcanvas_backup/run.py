@@ -123,14 +123,22 @@ def run(
         export_and_wait(ctx, planned, results)
     except TokenRefused as refused:
         workflow.error(str(refused), title=refused.title)
-        for index, result in enumerate(results):
-            if result.error is None and not result.archived:
-                results[index] = replace(
-                    result,
-                    error="PlayCanvas refused the token (401); the run stopped.",
-                    attempted=False,
-                )
+        _stopped_by(refused, settings, results)
     return results
+
+
+def _stopped_by(refused: TokenRefused, settings: Settings, results: list[ArchiveResult]) -> None:
+    """Every archive not done, and every project not planned yet, says why."""
+    reason = "PlayCanvas refused the token (401); the run stopped."
+    for index, result in enumerate(results):
+        if result.error is None and not result.archived:
+            results[index] = replace(result, error=reason, attempted=False)
+    planned = {result.project_id for result in results}
+    results += [
+        ArchiveResult(project_id, settings.branch or "main", None, error=reason, attempted=False)
+        for project_id in settings.project_ids
+        if project_id not in planned
+    ]
 
 
 # -- plan -------------------------------------------------------------------------------------

@@ -290,6 +290,19 @@ def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulat
     assert len(run.files()) == 6
 
 
+def test_a_token_refused_while_planning_still_reports_every_project(
+    action: Action, emulator: Emulator
+) -> None:
+    run = action(
+        access_token="wrong-token", project_id=f"{PROJECT} {OTHER_PROJECT}", all_branches="true"
+    )
+
+    assert run.exit_code == 1
+    assert len(emulator.api_requests()) == 1
+    assert [a["project_id"] for a in run.archives] == [PROJECT, OTHER_PROJECT]
+    assert all("refused the token" in str(a["error"]) for a in run.archives)
+
+
 def test_unicode_and_lookalike_branch_names_all_get_saved(
     action: Action, emulator: Emulator
 ) -> None:
