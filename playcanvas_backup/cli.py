@@ -1,7 +1,8 @@
 """The edge: command line and runner environment in, exit status out.
 
 Exit status: 0 when every requested archive was saved and verified (and uploaded, when
-asked); 1 otherwise; 2 for invalid inputs, rejected before any network call.
+asked); 1 otherwise; 2 for invalid inputs, rejected before any network call; 130 or 143
+when stopped by SIGINT or SIGTERM (after reporting what was done).
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import Any, TextIO
 
 from . import __version__, report
-from .config import INPUTS, load, raw_inputs
-from .errors import BackupError, InputError
+from .config import INPUTS, Settings, load, raw_inputs
+from .errors import InputError
+from .report import ArchiveResult, shown_path
+from .units import human_size
 from .workflow import Workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -32,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
             "variables; a flag wins over the environment."
         ),
         epilog=(
-            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input. "
+            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input, "
+            "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
             "Example: playcanvas-backup --project-id 123456 --all-branches true"
         ),
@@ -49,47 +56,116 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Run the action; return its exit status."""
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
-    workflow = Workflow(env)
+    workflow = Workflow(env, out=out, err=err)
     # First thing, before anything can echo it.
     workflow.mask(given.get("access-token", ""))
-    _terminate_cleanly()
+    previous = _stop_on_signals()
+    try:
+        return _main(given, env, workflow)
+    finally:
+        _restore(previous)
+
+
+def _main(given: Mapping[str, str], env: Mapping[str, str], workflow: Workflow) -> int:
     try:
         settings = load(given, env, cwd=Path.cwd())
         _prepare(settings.output_dir)
     except InputError as exc:
         workflow.error(str(exc), title=exc.title)
         return EXIT_INPUT
+    _echo_settings(settings, workflow)
     if settings.in_github_actions and not _inside(settings.output_dir, settings.workspace):
         workflow.warning(
             f"path {settings.output_dir} is outside the workspace; later steps of "
             "the job cannot see it."
         )
+    return _back_up_and_report(settings, workflow)
 
-    # Imported only now, so that --help and input errors stay fast (no requests or
-    # tenacity to load for them).
+
+def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
+    """Run the backup; report what it did (outputs, summary, annotations) whatever
+    happens, a cancel included."""
+    # Imported only now, so that --help and input errors stay fast (no requests
+    # or tenacity to load for them).
     from .run import back_up  # noqa: PLC0415
 
+    results: list[ArchiveResult] = []
+    status = EXIT_OK
     try:
-        results = back_up(settings, workflow)
-    except BackupError as exc:
-        workflow.error(str(exc), title=exc.title)
-        return EXIT_FAILED
+        back_up(settings, workflow, results)
+    except (Stopped, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        workflow.error(f"Stopped by {signal.Signals(signum).name}; reporting what was done.")
+        results[:] = [
+            r if r.error or r.archived else replace(r, error="Not finished: the run was stopped.")
+            for r in results
+        ]
+        status = 128 + signum
+    except Exception as exc:
+        workflow.debug("".join(traceback.format_exception(exc)))
+        workflow.error(f"Unexpected error: {exc!r}; reporting what was done.")
+        status = EXIT_FAILED
+    # A second signal must not cut the report short: the runner waits for it.
+    for name in _SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    _report(settings, workflow, results)
+    if status == EXIT_OK and any(r.error for r in results):
+        status = EXIT_FAILED
+    return status
 
+
+def _report(settings: Settings, workflow: Workflow, results: list[ArchiveResult]) -> None:
+    """One line per archive (a local run), then the outputs, the summary, the annotations."""
+    if not settings.in_github_actions:
+        for r in results:
+            where = shown_path(r.path, settings.workspace) if r.path else None
+            done = f"saved {where} ({human_size(r.size or 0)})" if where else ""
+            failed = f"failed: {r.error}" if r.error else ""
+            line = "; ".join(part for part in (done, failed) if part)
+            workflow.info(f"project {r.project_id} ({r.branch}): {line}")
     workflow.set_outputs(report.outputs(results, settings.workspace, secrets=workflow.secrets))
     workflow.summary(report.summary(results, settings.workspace, secrets=workflow.secrets))
     for result in results:
-        if result.error:
+        if result.error and result.attempted:
             workflow.error(
                 result.error,
                 title=f"Backup of project {result.project_id} ({result.branch}) failed",
             )
-    return EXIT_FAILED if any(r.error for r in results) else EXIT_OK
+
+
+def _echo_settings(settings: Settings, workflow: Workflow) -> None:
+    """The resolved settings, token left out, in a collapsed group: support starts here."""
+    shown = {
+        "project-id": " ".join(str(p) for p in settings.project_ids),
+        "branch": settings.branch or "(main branch)",
+        "all-branches": str(settings.all_branches).lower(),
+        "path": str(settings.output_dir),
+        "filename": settings.filename.text,
+        "timeout": f"{settings.timeout:g} s per archive",
+        "poll-interval": f"{settings.poll_interval:g} s",
+        "max-poll-interval": f"{settings.max_poll_interval:g} s",
+        "verify": str(settings.verify).lower(),
+        "upload-artifact": str(settings.upload_artifact).lower(),
+        "artifact-name": settings.artifact_name.text,
+        "retention-days": str(settings.retention_days or "(repository default)"),
+        "overwrite": str(settings.overwrite).lower(),
+        "api-url": settings.api_url,
+    }
+    with workflow.group("Settings"):
+        for name, value in shown.items():
+            workflow.info(f"{name}: {value}")
 
 
 def _prepare(output_dir: Path) -> None:
@@ -113,14 +189,32 @@ def _inside(path: Path, directory: Path) -> bool:
     return path.resolve().is_relative_to(directory.resolve())
 
 
-def _terminate_cleanly() -> None:
-    """Turn SIGTERM (a cancelled job) into an exception so partial files get removed."""
+class Stopped(BaseException):
+    """SIGTERM (a cancelled job) or SIGINT arrived: unwinds the run (removing partial
+    files on the way) up to :func:`main`, which reports and exits ``128 + signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_SIGNALS = tuple(name for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _stop_on_signals() -> dict[str, _Handler]:
+    """Turn SIGTERM and SIGINT into :class:`Stopped`; return the handlers they had."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
+        raise Stopped(signum)
 
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, handler)
+    return {name: signal.signal(getattr(signal, name), handler) for name in _SIGNALS}
+
+
+def _restore(handlers: Mapping[str, _Handler]) -> None:
+    for name, handler in handlers.items():
+        if handler is not None:  # None: a handler not set from Python, nothing to restore
+            signal.signal(getattr(signal, name), handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +93,12 @@ INPUTS: tuple[Input, ...] = (
         "File name template; fields: {project_id} {project_name} {branch} {branch_id} "
         "{job_id} {timestamp} {date}.",
     ),
-    Input("timeout", "3600", "Seconds to wait for each export job to finish."),
+    Input(
+        "timeout",
+        "3600",
+        "Seconds each archive may take, from the start of its export through the wait, "
+        "the download, the check and the upload.",
+    ),
     Input(
         "poll-interval", "2", "First wait between job polls, seconds; it grows with the job's age."
     ),
@@ -240,7 +244,6 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
     exclusions = _exclusions(text("exclude"), project_ids)
     several_projects = len(project_ids) > 1 or user_id is not None
     filename = templates.parse("filename", text("filename"))
-    _check_literal_length("filename", filename)
     artifact_name = templates.parse("artifact-name", text("artifact-name"))
     for name, template in (("filename", filename), ("artifact-name", artifact_name)):
         _check_distinct(
@@ -372,19 +375,6 @@ def _recipients(value: str) -> tuple[Recipient, ...]:
     from .encrypt import parse_recipients  # noqa: PLC0415
 
     return parse_recipients(value)
-
-
-def _check_literal_length(name: str, template: Template) -> None:
-    """Refuse a template whose own text, before any field is filled in, is already too
-    long for a file name (field values are shortened to fit; the template's text is not)."""
-    literal = "".join(part for part, *_ in string.Formatter().parse(template.text))
-    size = len(literal.encode())
-    if size > MAX_NAME_BYTES:
-        raise InputError(
-            name,
-            f"the template's own text is {size} bytes, more than {MAX_NAME_BYTES} bytes "
-            "(the longest file name) before any field is filled in; shorten it.",
-        )
 
 
 def _check_distinct(

@@ -42,19 +42,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_any,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
 
+from . import retries
 from .config import is_loopback
 from .errors import DownloadFailed, TransientError
-from .retries import announce_retry
 from .units import human_size
 from .zipcheck import LIMITS, Limits, ZipStream, check_file
 
@@ -67,7 +58,7 @@ CHUNK_SIZE = 512 << 10
 BUFFERS = 8
 #: (connect, read) timeouts, seconds: a stalled transfer is retried, not waited on forever.
 DOWNLOAD_TIMEOUT = (15.0, 60.0)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = retries.DOWNLOAD.attempts
 #: Redirects followed (each hop is checked like the first URL).
 MAX_REDIRECTS = 5
 PROGRESS_EVERY = 5.0
@@ -167,14 +158,10 @@ def download(
                 resolve=resolve,
                 environ=environ,
             )
-            Retrying(
-                retry=retry_if_exception_type(TransientError),
-                wait=time_left.clamp(wait_exponential_jitter(multiplier=1, max=30, jitter=1)),
-                stop=stop_any(stop_after_attempt(MAX_ATTEMPTS), _StopAt(time_left)),
-                sleep=sleep,
-                before_sleep=announce_retry(log),
-                reraise=True,
-            )(fetcher.attempt)
+            retrying = retries.DOWNLOAD.retrying(
+                TransientError, sleep=sleep, log=log, deadline=deadline, clock=clock
+            )
+            retrying(fetcher.attempt)
             transfer.finish()
             # The disk catches up with the last bytes while (rarely) the zip is read back.
             synced = hasher.submit(os.fsync, fd)
@@ -195,7 +182,8 @@ def download(
         _fsync_directory(destination.parent)
     except TransientError as exc:
         part.unlink(missing_ok=True)
-        if time_left.expired():
+        # Stopped short of its attempts: the next wait would have ended past the deadline.
+        if time_left.expired() or retrying.statistics.get("attempt_number", 0) < MAX_ATTEMPTS:
             raise time_left.failure(fetcher.redact(str(exc))) from exc
         raise DownloadFailed(
             f"The archive could not be downloaded after {MAX_ATTEMPTS} attempts: "
@@ -241,27 +229,9 @@ class _Deadline:
             "or give it more time."
         )
 
-    def clamp(self, wait: Callable[[RetryCallState], float]) -> Callable[[RetryCallState], float]:
-        """A tenacity wait that never sleeps past the deadline."""
-
-        def clamped(state: RetryCallState) -> float:
-            return max(0.0, min(wait(state), self.left()))
-
-        return clamped
-
     def timeout(self, wanted: float) -> float:
         """A socket timeout: ``wanted``, or less when the deadline is nearer."""
         return max(0.001, min(wanted, self.left()))
-
-
-class _StopAt(stop_base):
-    """A tenacity stop: no retry once the deadline has passed."""
-
-    def __init__(self, time_left: _Deadline) -> None:
-        self._time_left = time_left
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self._time_left.expired()
 
 
 class _Transfer:

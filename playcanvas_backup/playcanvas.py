@@ -8,7 +8,7 @@ the backoff); other errors are final and carry PlayCanvas's own message plus wha
 
 Whoever answers may be hostile, so everything is bounded: no wait goes past the caller's
 deadline (a rate limit that resets after it fails the call at once), at most
-``MAX_RATE_LIMITED`` 429s in a row, bodies of at most ``MAX_BODY`` bytes, at most
+``retries.API.uncounted_in_a_row`` 429s in a row, bodies of at most ``MAX_BODY`` bytes, at most
 ``MAX_PAGES`` pages and ``MAX_BRANCHES`` branches, each page with a branch not seen
 before. An untrusted certificate or an unusable URL is final. PlayCanvas's error texts
 are quoted cleaned (:func:`untrusted.clean`), with the token redacted.
@@ -24,11 +24,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from . import ratelimit, untrusted
+from . import ratelimit, retries, untrusted
 from .errors import ApiError, ApiUnreachable, RateLimited, RateLimitPastDeadline, TransientError
-from .retries import announce_retry
 
 Kind = Literal["strict", "normal"]
 STRICT: Kind = "strict"
@@ -37,9 +35,7 @@ NORMAL: Kind = "normal"
 #: (connect, read) timeouts for API calls, seconds.
 API_TIMEOUT = (10.0, 60.0)
 #: Failed attempts (5xx, connection) before an API call gives up.
-MAX_ATTEMPTS = 6
-#: 429s in a row before an API call gives up, however short the waits they ask for.
-MAX_RATE_LIMITED = 10
+MAX_ATTEMPTS = retries.API.attempts
 #: The largest API answer read, bytes (a page of branches is a few KiB).
 MAX_BODY = 4 << 20
 #: Pages of the branch list followed (50 branches a page: 5,000 branches).
@@ -51,7 +47,11 @@ MAX_BRANCHES = 5000
 MAX_BRANCH_NAME = 1024
 #: The largest job id believed (PlayCanvas's ids are 64-bit integers).
 _MAX_ID = (1 << 63) - 1
-_BACKOFF = wait_exponential_jitter(multiplier=1, max=30, jitter=1)
+
+
+class AnswerLost(TransientError):
+    """A request that changes something was sent, but its answer never came: it may have
+    taken effect, so it is not simply sent again."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class Branch:
 
     id: str
     name: str
+    closed: bool = False
 
 
 class PlayCanvasApi:
@@ -135,6 +136,15 @@ class PlayCanvasApi:
             not_found=_project_hint(project_id),
             json={"branch_id": branch_id} if branch_id else None,
         )
+        try:
+            return ExportJob.from_json(self._call(request, deadline=deadline))
+        except AnswerLost as lost:
+            # Sent again at most once: the export may have started, and each one spends
+            # a slot of the strict rate limit.
+            self._log(
+                f"warning: {lost}; the export may have started anyway. Trying once more: "
+                "a duplicate export job may exist on PlayCanvas."
+            )
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def get_job(self, job_id: int, *, deadline: float) -> ExportJob:
@@ -148,8 +158,11 @@ class PlayCanvasApi:
         )
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
-    def list_branches(self, project_id: int, *, deadline: float) -> list[Branch]:
-        """Every open branch of a project, following the pages (``?skip=<last id>``).
+    def list_branches(
+        self, project_id: int, *, deadline: float, include_closed: bool = False
+    ) -> list[Branch]:
+        """Every open branch of a project (and closed ones, if asked), following the pages
+        (``?skip=<last id>``).
 
         At most ``MAX_PAGES`` pages, each bringing a branch not seen before, within the
         deadline: a list that never ends is an error, not a hang.
@@ -185,9 +198,9 @@ class PlayCanvasApi:
                 (item, id_) for item, id_ in zip(page, ids, strict=True) if id_ and id_ not in seen
             ]
             branches += [
-                Branch(id=id_, name=_branch_name(item, id_))
+                Branch(id=id_, name=_branch_name(item, id_), closed=bool(item.get("closed")))
                 for item, id_ in new
-                if not item.get("closed")
+                if include_closed or not item.get("closed")
             ]
             seen.update(id_ for _, id_ in new)
             if len(seen) > MAX_BRANCHES:
@@ -218,27 +231,13 @@ class PlayCanvasApi:
         )
 
     def _call(self, request: _Request, *, deadline: float) -> Any:
-        rate_limited = 0
-
-        def stop(state: RetryCallState) -> bool:
-            nonlocal rate_limited
-            failure = state.outcome.exception() if state.outcome else None
-            rate_limited = rate_limited + 1 if isinstance(failure, RateLimited) else 0
-            if self._clock() + (state.upcoming_sleep or 0) > deadline:
-                return True
-            if rate_limited:
-                # Waiting out a rate limit is not a failed attempt, but a server that
-                # keeps answering 429 is not waited on for ever.
-                return rate_limited >= MAX_RATE_LIMITED
-            return state.attempt_number >= MAX_ATTEMPTS
-
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientError),
-            wait=_wait,
-            stop=stop,
+        retrying = retries.API.retrying(
+            TransientError,
+            final=(AnswerLost,),
             sleep=self._sleep,
-            before_sleep=announce_retry(self._log),
-            reraise=True,
+            log=self._log,
+            deadline=deadline,
+            clock=self._clock,
         )
         return retrying(self._send, request, deadline)
 
@@ -282,6 +281,10 @@ class PlayCanvasApi:
                 f"{what}: the request could not be made ({type(exc).__name__}). "
                 "This is final; check api-url."
             ) from exc
+        except requests.ReadTimeout as exc:
+            if request.method == "POST":
+                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
+            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(
                 f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
@@ -439,16 +442,6 @@ def _project_hint(project_id: int) -> str:
         f"check that project-id {project_id} is right and that the token's account can "
         "open that project"
     )
-
-
-def _wait(state: RetryCallState) -> float:
-    """The backoff; a 429 waits as long as it asks, but never less than the backoff
-    (``Retry-After: 0`` must not turn into a storm of requests)."""
-    backoff = float(_BACKOFF(state))
-    failure = state.outcome.exception() if state.outcome else None
-    if isinstance(failure, RateLimited) and failure.retry_after is not None:
-        return max(failure.retry_after, backoff)
-    return backoff
 
 
 def _is_id(value: object) -> bool:

@@ -36,6 +36,10 @@ class ArchiveResult:
     artifact_url: str | None = None
     seconds: float | None = None
     error: str | None = None
+    #: The zip's CRCs were checked (``verify: true``).
+    verified: bool = False
+    #: False when the run stopped before this archive was tried (a refused token).
+    attempted: bool = True
 
     @property
     def archived(self) -> bool:
@@ -97,12 +101,12 @@ def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> 
 def summary(results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[str] = ()) -> str:
     """The step summary: a Markdown table, one row per archive, failures with their reason."""
     secrets = tuple(secrets)
-    saved = sum(1 for r in results if r.archived and not r.error)
+    saved = [r for r in results if r.archived and not r.error]
+    checked = " and verified" if saved and all(r.verified for r in saved) else ""
     lines = [
         "### PlayCanvas backup",
         "",
-        f"{saved} of {len(results)} archive{'s' if len(results) != 1 else ''} saved"
-        + (" and verified." if saved else "."),
+        f"{len(saved)} of {len(results)} archive{'s' if len(results) != 1 else ''} saved{checked}.",
         "",
         "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
         "| --- | --- | --- | ---: | --- | ---: | --- |",

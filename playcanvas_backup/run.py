@@ -1,40 +1,57 @@
-"""One backup run, top to bottom: plan the archives, export them (within the rate
-limits), wait for the jobs, download and verify each archive, upload it if asked.
+"""One backup run, top to bottom: plan the archives (and all their names), export them
+within the rate limits, wait for the jobs, download and verify each archive, upload it
+if asked.
 
-Every requested archive ends as one :class:`ArchiveResult`; a failure of one does not
-stop the others. Reporting (outputs, summary, exit status) is the caller's.
+Every requested archive ends as one :class:`ArchiveResult`, written into the caller's
+list as soon as it is known, so that a cancelled run can still report what it saved.
+Any failure of one archive (an exception of any kind) becomes that archive's ``error``;
+only a refused token (401) stops the run, since every other archive would meet it too.
+When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
+
+Each archive has one deadline, ``timeout`` seconds after its export is started: the
+export, the wait, the download, the check and the upload all happen before it.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
+from . import scheduler
 from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
-from .errors import BackupError, BranchNotFound, ExportFailed
+from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
 from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi
-from .polling import next_poll_delay
 from .report import ArchiveResult, shown_path
-from .templates import timestamp_fields
-from .units import human_size
+from .templates import Name, plan_names, timestamp_fields
+from .units import human_duration, human_size
 from .workflow import Workflow
 
 #: Uploads an archive as an artifact of this name; returns (artifact id, artifact URL).
 Upload = Callable[[Archive, str], tuple[int, str]]
 
 
-def back_up(settings: Settings, workflow: Workflow) -> list[ArchiveResult]:
+class TokenRefused(BackupError):
+    """PlayCanvas refused the token (401): the run stops, every archive would meet it."""
+
+    title = "PlayCanvas refused the token"
+
+
+def back_up(
+    settings: Settings, workflow: Workflow, results: list[ArchiveResult] | None = None
+) -> list[ArchiveResult]:
     """Run the backup with the real collaborators: HTTP sessions, the API client and,
-    when asked, the artifact uploader."""
+    when asked, the artifact uploader. ``results`` is filled in as the run goes."""
     with requests.Session() as api_session, requests.Session() as download_session:
         api = PlayCanvasApi(
             settings.api_url, settings.access_token, session=api_session, log=workflow.info
@@ -49,9 +66,40 @@ def back_up(settings: Settings, workflow: Workflow) -> list[ArchiveResult]:
                 log=workflow.info,
                 warn=workflow.warning,
             )
-        results = run(settings, api=api, session=download_session, workflow=workflow, upload=upload)
-        workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
-    return results
+        try:
+            return run(
+                settings,
+                api=api,
+                session=download_session,
+                workflow=workflow,
+                upload=upload,
+                results=results,
+            )
+        finally:
+            workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every step of a run uses."""
+
+    settings: Settings
+    api: PlayCanvasApi
+    session: requests.Session
+    workflow: Workflow
+    upload: Upload | None
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    rng: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An archive to make, with its names decided before any export."""
+
+    index: int
+    file: Name
+    artifact: Name
 
 
 def run(
@@ -64,47 +112,84 @@ def run(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    results: list[ArchiveResult] | None = None,
 ) -> list[ArchiveResult]:
     """Back up every requested archive; return one result per archive."""
-    results = plan_archives(settings, api, clock=clock)
-    exports = _Exports(
-        settings,
-        api=api,
-        session=session,
-        workflow=workflow,
-        upload=upload,
-        clock=clock,
-        sleep=sleep,
-        rng=rng,
+    ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng)
+    results = [] if results is None else results
+    try:
+        remove_stale_parts(settings.output_dir, before=clock(), log=workflow.info)
+        planned = plan(ctx, results)
+        export_and_wait(ctx, planned, results)
+    except TokenRefused as refused:
+        workflow.error(str(refused), title=refused.title)
+        _stopped_by(refused, settings, results)
+    return results
+
+
+def _stopped_by(refused: TokenRefused, settings: Settings, results: list[ArchiveResult]) -> None:
+    """Every archive not done, and every project not planned yet, says why."""
+    reason = "PlayCanvas refused the token (401); the run stopped."
+    for index, result in enumerate(results):
+        if result.error is None and not result.archived:
+            results[index] = replace(result, error=reason, attempted=False)
+    planned = {result.project_id for result in results}
+    results += [
+        ArchiveResult(project_id, settings.branch or "main", None, error=reason, attempted=False)
+        for project_id in settings.project_ids
+        if project_id not in planned
+    ]
+
+
+# -- plan -------------------------------------------------------------------------------------
+
+
+def plan(ctx: Context, results: list[ArchiveResult]) -> list[Planned]:
+    """Every archive of the run, with its file and artifact names; archives that failed
+    already (an unknown branch) are in ``results`` with their reason, not in the plan."""
+    for project_id in ctx.settings.project_ids:
+        results += _isolated(ctx, archives_of, project_id)
+    moment = timestamp_fields(datetime.fromtimestamp(ctx.clock(), UTC))
+    fields = [
+        {"project_id": r.project_id, "branch": r.branch, "branch_id": r.branch_id, **moment}
+        for r in results
+    ]
+    names = plan_names(
+        fields,
+        filename=ctx.settings.filename,
+        artifact_name=ctx.settings.artifact_name,
+        describe=lambda index: _label(results[index]),
     )
-    exports.run([result for result in results if result.error is None])
-    return results
+    for note in names.notes:
+        ctx.workflow.info(note)
+    return [
+        Planned(index, names.files[index], names.artifacts[index])
+        for index, result in enumerate(results)
+        if result.error is None
+    ]
 
 
-def plan_archives(
-    settings: Settings, api: PlayCanvasApi, *, clock: Callable[[], float] = time.time
-) -> list[ArchiveResult]:
-    """The archives to make: one per project, or per branch; failures carry their reason."""
-    results: list[ArchiveResult] = []
-    for project_id in settings.project_ids:
-        if not settings.branch and not settings.all_branches:
-            results.append(ArchiveResult(project_id, "main", None))
-            continue
-        try:
-            branches = api.list_branches(project_id, deadline=clock() + settings.timeout)
-            if settings.all_branches:
-                if not branches:
-                    raise BranchNotFound(f"Project {project_id} has no open branches to export.")
-                chosen = branches
-            else:
-                chosen = [find_branch(project_id, branches, settings.branch or "")]
-        except BackupError as exc:
-            results.append(
-                ArchiveResult(project_id, settings.branch or "main", None, error=str(exc))
-            )
-            continue
-        results += [ArchiveResult(project_id, branch.name, branch.id) for branch in chosen]
-    return results
+def archives_of(ctx: Context, project_id: int) -> list[ArchiveResult]:
+    """One project's archives: its main branch, the branch asked for, or every open one."""
+    settings = ctx.settings
+    if not settings.branch and not settings.all_branches:
+        return [ArchiveResult(project_id, "main", None)]
+    branches = ctx.api.list_branches(
+        project_id, deadline=ctx.clock() + settings.timeout, include_closed=True
+    )
+    if settings.branch:
+        branch = find_branch(project_id, branches, settings.branch)
+        return [ArchiveResult(project_id, branch.name, branch.id)]
+    closed = sorted(b.name for b in branches if b.closed)
+    if closed:
+        ctx.workflow.info(
+            f"project {project_id}: skipping {len(closed)} closed branch"
+            f"{'es' if len(closed) > 1 else ''}: {', '.join(closed[:20])}"
+        )
+    chosen = [b for b in branches if not b.closed]
+    if not chosen:
+        raise BranchNotFound(f"Project {project_id} has no open branches to export.")
+    return [ArchiveResult(project_id, branch.name, branch.id) for branch in chosen]
 
 
 def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
@@ -114,9 +199,14 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
         [b for b in branches if b.name == wanted],
         [b for b in branches if b.name.casefold() == wanted.casefold()],
     ):
+        if len(match) == 1 and match[0].closed:
+            raise BranchNotFound(
+                f"Project {project_id}'s branch '{match[0].name}' exists but is closed; "
+                "PlayCanvas exports open branches only. Reopen it, or choose another branch."
+            )
         if len(match) == 1:
             return match[0]
-    names = sorted({b.name for b in branches}, key=str.casefold)
+    names = sorted({b.name for b in branches if not b.closed}, key=str.casefold)
     shown = ", ".join(names[:30]) + (f", and {len(names) - 30} more" if len(names) > 30 else "")
     raise BranchNotFound(
         f"Project {project_id} has no open branch named or with the id '{wanted}'. "
@@ -124,193 +214,311 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
     )
 
 
-@dataclass
-class _Running:
-    result: ArchiveResult
-    job: ExportJob
-    started: float
-    deadline: float
-    next_poll: float
-
-
-class _Exports:
-    """Starts the exports as the strict rate limit allows and polls the running jobs
-    together, each on its own backoff schedule, finishing each one as it completes."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        api: PlayCanvasApi,
-        session: requests.Session,
-        workflow: Workflow,
-        upload: Upload | None,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        rng: Callable[[], float],
-    ) -> None:
-        self._settings = settings
-        self._api = api
-        self._session = session
-        self._workflow = workflow
-        self._upload = upload
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng
-        self._names = timestamp_fields(datetime.fromtimestamp(clock(), UTC))
-        self._claimed: set[str] = set()
-
-    def run(self, todo: list[ArchiveResult]) -> None:
-        pending = deque(todo)
-        running: list[_Running] = []
-        waiting_for_window = False
-        while pending or running:
-            while pending and self._api.ready_in(STRICT) == 0:
-                started = self._start(pending.popleft())
-                if started is not None:
-                    running.append(started)
-            for item in sorted(running, key=lambda r: r.next_poll):
-                if item.next_poll <= self._clock() and not self._poll(item):
-                    running.remove(item)
-            wake = [item.next_poll for item in running]
-            if pending:
-                wait = self._api.ready_in(STRICT)
-                wake.append(self._clock() + wait)
-                if wait > 0 and not waiting_for_window:
-                    self._workflow.info(
-                        f"{len(pending)} more export{'s' if len(pending) > 1 else ''} to start: "
-                        f"waiting {wait:.0f} s for PlayCanvas's export rate limit to reset"
-                    )
-                waiting_for_window = wait > 0
-            if wake:
-                self._sleep(max(0.0, min(wake) - self._clock()))
-
-    def _start(self, result: ArchiveResult) -> _Running | None:
-        label = _label(result)
-        now = self._clock()
+def remove_stale_parts(folder: Path, *, before: float, log: Callable[[str], None]) -> None:
+    """Remove the ``.*.part`` files that killed runs left in ``folder`` (those older than
+    this run; a part file of a run going on beside this one is newer)."""
+    for part in sorted(folder.glob(".*.part")):
         try:
-            job = self._api.start_export(
-                result.project_id, branch_id=result.branch_id, deadline=now + self._settings.timeout
-            )
-        except BackupError as exc:
-            self._fail(result, exc, now)
-            return None
-        result.job_id = job.id
-        self._workflow.info(f"{label}: export job {job.id} started")
-        item = _Running(result, job, now, now + self._settings.timeout, now)
-        if not job.finished:
-            item.next_poll = now + self._delay(0)
-        return item
+            if part.is_file() and part.stat().st_mtime < before:
+                part.unlink()
+                log(f"removed {part.name}, left behind by an earlier run that was stopped")
+        except OSError as exc:
+            log(f"could not remove {part.name}, left behind by an earlier run: {exc.strerror}")
 
-    def _poll(self, item: _Running) -> bool:
-        """Look at one job (unless the export answer already said it finished).
-        Returns whether it is still running."""
-        result = item.result
-        try:
-            if not item.job.finished:
-                item.job = self._api.get_job(item.job.id, deadline=item.deadline)
-            if item.job.status == "error":
-                reason = "; ".join(item.job.messages) or "PlayCanvas gave no reason"
-                raise ExportFailed(
-                    f"Export job {item.job.id} of {_label(result)} ended in error: {reason}"
-                )
-            if item.job.status != "complete":
-                now = self._clock()
-                if now >= item.deadline:
-                    raise ExportFailed(
-                        f"Export job {item.job.id} of {_label(result)} was still "
-                        f"'{item.job.status}' after {self._settings.timeout:g} s. Raise "
-                        "'timeout' for a big project, or look at the job on PlayCanvas."
-                    )
-                item.next_poll = min(item.deadline, now + self._delay(now - item.started))
-                self._workflow.debug(
-                    f"{_label(result)}: job {item.job.id} is "
-                    f"{item.job.status}; next look in "
-                    f"{item.next_poll - now:.1f} s"
-                )
-                return True
-            self._workflow.info(
-                f"{_label(result)}: export job {item.job.id} complete after "
-                f"{self._clock() - item.started:.0f} s"
-            )
-            self._finish(item)
-        except BackupError as exc:
-            self._fail(result, exc, item.started)
-        return False
 
-    def _finish(self, item: _Running) -> None:
-        """Download, verify and (if asked) upload one completed export."""
-        result, settings = item.result, self._settings
-        fields = {
-            "project_id": result.project_id,
-            "branch": result.branch,
-            "branch_id": result.branch_id,
-            "job_id": item.job.id,
-            **self._names,
-        }
-        file_name = self._claim("filename", settings.filename.render(fields))
-        first_url = item.job.url
+# -- export and wait ----------------------------------------------------------------------------
 
-        def fetch_url() -> str:
-            nonlocal first_url
-            url, first_url = first_url, None
-            if url is None:
-                url = self._api.get_job(item.job.id, deadline=item.deadline).url
-            if url is None:
-                raise ExportFailed(
-                    f"Export job {item.job.id} is complete but PlayCanvas gave "
-                    "no download link. Run the backup again."
-                )
-            # The whole link, and its query alone (the signature), are credentials.
-            self._workflow.mask(url)
-            self._workflow.mask(urlsplit(url).query)
-            return url
 
-        with self._workflow.group(f"{_label(result)}: download and verify"):
-            archive = download(
-                fetch_url,
-                settings.output_dir / file_name,
-                session=self._session,
-                verify_zip=settings.verify,
-                want_crc32=self._upload is not None,
-                log=lambda line: self._workflow.info(f"{_label(result)}: {line}"),
-            )
-            result.path, result.sha256, result.size = archive.path, archive.sha256, archive.size
-            result.seconds = self._clock() - item.started
-            self._workflow.info(
-                f"{_label(result)}: saved {shown_path(archive.path, settings.workspace)} "
-                f"({human_size(archive.size)}, sha256 {archive.sha256}"
-                + (", zip verified)" if settings.verify else ")")
-            )
-            if self._upload is not None:
-                name = self._claim("artifact-name", settings.artifact_name.render(fields))
-                result.artifact_id, result.artifact_url = self._upload(archive, name)
-                result.seconds = self._clock() - item.started
-                self._workflow.info(
-                    f"{_label(result)}: uploaded as artifact '{name}' ({result.artifact_url})"
-                )
-
-    def _claim(self, input_name: str, name: str) -> str:
-        if name in self._claimed:
-            raise ExportFailed(
-                f"'{input_name}' gives the name '{name}' to two archives of this "
-                "run; add {branch_id} or {job_id} to it."
-            )
-        self._claimed.add(name)
-        return name
-
-    def _fail(self, result: ArchiveResult, error: BackupError, started: float) -> None:
-        result.error = str(error)
-        result.seconds = self._clock() - started
-        self._workflow.info(f"{_label(result)}: failed: {error}")
-
-    def _delay(self, age: float) -> float:
-        return next_poll_delay(
-            age,
-            first=self._settings.poll_interval,
-            cap=self._settings.max_poll_interval,
-            jitter=self._rng(),
+def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
+    """Start the exports as the strict rate limit allows, look at the running jobs each
+    on its own schedule, and finish each archive as soon as its job is complete."""
+    pending, by_index = deque(planned), {archive.index: archive for archive in planned}
+    running: dict[int, scheduler.Running] = {}
+    told_window = False
+    while pending or running:
+        while scheduler.may_start(len(pending), strict_wait=ctx.api.ready_in(STRICT)):
+            archive = pending.popleft()
+            job = start_export(ctx, archive, results)
+            if job is not None:
+                running[archive.index] = job
+        for job in scheduler.due(running.values(), now=ctx.clock()):
+            del running[job.index]
+            still = look_at_job(ctx, by_index[job.index], job, results)
+            if still is not None:
+                running[job.index] = still
+        for index, job in list(running.items()):
+            if scheduler.report_due(job, now=ctx.clock()):
+                running[index] = _report_running(ctx, results[index], job)
+        told_window = _tell_window(ctx, len(pending), told=told_window)
+        now = ctx.clock()
+        wake = scheduler.wake_at(
+            running.values(), now=now, pending=len(pending), strict_wait=ctx.api.ready_in(STRICT)
         )
+        if wake is not None:
+            ctx.sleep(max(0.0, wake - now))
+
+
+def start_export(
+    ctx: Context, archive: Planned, results: list[ArchiveResult]
+) -> scheduler.Running | None:
+    """Start one export; finish it at once if its answer says it is complete already.
+    Returns the job to wait for, if any."""
+    result, now = results[archive.index], ctx.clock()
+    deadline = now + ctx.settings.timeout
+
+    def start() -> scheduler.Running | ArchiveResult:
+        job = ctx.api.start_export(result.project_id, branch_id=result.branch_id, deadline=deadline)
+        ctx.workflow.info(f"{_label(result)}: export job {job.id} started")
+        started = replace(result, job_id=job.id)
+        results[archive.index] = started
+        if job.finished:
+            return conclude(ctx, archive, started, job, started_at=now, deadline=deadline)
+        return scheduler.started(
+            archive.index,
+            job_id=job.id,
+            now=now,
+            deadline=deadline,
+            poll_interval=ctx.settings.poll_interval,
+            finished=False,
+        )
+
+    return _step(ctx, archive.index, results, start, started_at=now)
+
+
+def look_at_job(
+    ctx: Context, archive: Planned, job: scheduler.Running, results: list[ArchiveResult]
+) -> scheduler.Running | None:
+    """Look at one running job: finish its archive when it is complete, fail it past its
+    deadline, else schedule its next look."""
+    result, settings = results[archive.index], ctx.settings
+
+    def look() -> scheduler.Running | ArchiveResult:
+        state = ctx.api.get_job(job.job_id, deadline=job.deadline)
+        if state.finished:
+            return conclude(
+                ctx, archive, result, state, started_at=job.started, deadline=job.deadline
+            )
+        now = ctx.clock()
+        if now >= job.deadline:
+            raise ExportFailed(
+                f"Export job {job.job_id} of {_label(result)} was still '{state.status}' "
+                f"after {settings.timeout:g} s. Raise 'timeout' for a big project, or look "
+                "at the job on PlayCanvas."
+            )
+        return scheduler.polled(
+            job,
+            now=now,
+            poll_interval=settings.poll_interval,
+            max_poll_interval=settings.max_poll_interval,
+            jitter=ctx.rng(),
+        )
+
+    return _step(ctx, archive.index, results, look, started_at=job.started)
+
+
+def conclude(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    job: ExportJob,
+    *,
+    started_at: float,
+    deadline: float,
+) -> ArchiveResult:
+    """A finished job: its error, or its archive downloaded, verified and uploaded."""
+    if job.status == "error":
+        reason = "; ".join(job.messages) or "PlayCanvas gave no reason"
+        raise ExportFailed(f"Export job {job.id} of {_label(result)} ended in error: {reason}")
+    ctx.workflow.info(
+        f"{_label(result)}: export job {job.id} complete after "
+        f"{human_duration(ctx.clock() - started_at)}"
+    )
+    return finish_archive(ctx, archive, result, job, started_at=started_at, deadline=deadline)
+
+
+# -- download and upload ----------------------------------------------------------------------
+
+
+def finish_archive(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    job: ExportJob,
+    *,
+    started_at: float,
+    deadline: float,
+) -> ArchiveResult:
+    """Download and verify a complete export's archive, then upload it if asked; return
+    the archive's result (a failed upload keeps the saved archive and sets ``error``)."""
+    settings, label = ctx.settings, _label(result)
+    _check_deadline(ctx, result, deadline, "before its download")
+    with ctx.workflow.group(f"{label}: download and verify"):
+        saved = download(
+            _download_link(ctx, job, deadline),
+            settings.output_dir / archive.file.final(job.id),
+            session=ctx.session,
+            verify_zip=settings.verify,
+            want_crc32=ctx.upload is not None,
+            log=lambda line: ctx.workflow.info(f"{label}: {line}"),
+            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
+            clock=ctx.clock,
+            deadline=deadline,
+        )
+    result = replace(
+        result,
+        path=saved.path,
+        sha256=saved.sha256,
+        size=saved.size,
+        verified=settings.verify,
+        seconds=ctx.clock() - started_at,
+    )
+    ctx.workflow.info(
+        f"{label}: saved {shown_path(saved.path, settings.workspace)} ({human_size(saved.size)}"
+        f", sha256 {saved.sha256}" + (", zip verified)" if settings.verify else ")")
+    )
+    if ctx.upload is None:
+        return result
+    return upload_archive(
+        ctx,
+        result,
+        saved,
+        upload=ctx.upload,
+        name=archive.artifact.final(job.id),
+        started_at=started_at,
+        deadline=deadline,
+    )
+
+
+def upload_archive(
+    ctx: Context,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    upload: Upload,
+    name: str,
+    started_at: float,
+    deadline: float,
+) -> ArchiveResult:
+    """Upload a saved archive as its artifact; a failure keeps the archive, with the error."""
+    try:
+        _check_deadline(ctx, result, deadline, "before its upload")
+        artifact_id, artifact_url = upload(saved, name)
+    except Exception as exc:
+        _raise_if_refused(exc)
+        return _failed(ctx, result, exc, started_at)
+    ctx.workflow.info(f"{_label(result)}: uploaded as artifact '{name}' ({artifact_url})")
+    return replace(
+        result, artifact_id=artifact_id, artifact_url=artifact_url, seconds=ctx.clock() - started_at
+    )
+
+
+def _download_link(ctx: Context, job: ExportJob, deadline: float) -> Callable[[], str]:
+    """The job's signed download link, then a fresh one each time it is asked again."""
+    first: list[str | None] = [job.url]
+
+    def fetch_url() -> str:
+        url = first.pop() if first else None
+        if url is None:
+            url = ctx.api.get_job(job.id, deadline=deadline).url
+        if url is None:
+            raise ExportFailed(
+                f"Export job {job.id} is complete but PlayCanvas gave no download link. "
+                "Run the backup again."
+            )
+        # The whole link, and its query alone (the signature), are credentials.
+        ctx.workflow.mask(url)
+        ctx.workflow.mask(urlsplit(url).query)
+        return url
+
+    return fetch_url
+
+
+def _check_deadline(ctx: Context, result: ArchiveResult, deadline: float, when: str) -> None:
+    if ctx.clock() >= deadline:
+        raise ExportFailed(
+            f"{_label(result)} reached its timeout ({ctx.settings.timeout:g} s) {when}. "
+            "Raise 'timeout' for a big project."
+        )
+
+
+# -- one archive's failure stays its own ----------------------------------------------------------
+
+
+def _step(
+    ctx: Context,
+    index: int,
+    results: list[ArchiveResult],
+    action: Callable[[], scheduler.Running | ArchiveResult],
+    *,
+    started_at: float,
+) -> scheduler.Running | None:
+    """Run one step of one archive: a result it returns is stored; any failure becomes
+    the archive's ``error`` (the traceback at debug level), except a refused token."""
+    try:
+        outcome = action()
+    except Exception as exc:
+        _raise_if_refused(exc)
+        results[index] = _failed(ctx, results[index], exc, started_at)
+        return None
+    if isinstance(outcome, ArchiveResult):
+        results[index] = outcome
+        return None
+    return outcome
+
+
+def _isolated(
+    ctx: Context, action: Callable[[Context, int], list[ArchiveResult]], project_id: int
+) -> list[ArchiveResult]:
+    """A project's planned archives, or one failed archive saying why there are none."""
+    try:
+        return action(ctx, project_id)
+    except Exception as exc:
+        _raise_if_refused(exc)
+        branch = ctx.settings.branch or "main"
+        return [_failed(ctx, ArchiveResult(project_id, branch, None), exc, ctx.clock())]
+
+
+def _raise_if_refused(exc: Exception) -> None:
+    if isinstance(exc, TokenRefused):
+        raise exc
+    if isinstance(exc, ApiError) and exc.status == 401:
+        raise TokenRefused(
+            f"{exc} The run stopped here: every other archive would be refused too."
+        ) from exc
+
+
+def _failed(
+    ctx: Context, result: ArchiveResult, exc: Exception, started_at: float
+) -> ArchiveResult:
+    message = str(exc) if isinstance(exc, BackupError) else f"Unexpected error: {exc!r}"
+    ctx.workflow.debug("".join(traceback.format_exception(exc)))
+    ctx.workflow.info(f"{_label(result)}: failed: {message}")
+    return replace(result, error=message, seconds=ctx.clock() - started_at)
+
+
+# -- what the user sees while waiting -------------------------------------------------------------
+
+
+def _report_running(
+    ctx: Context, result: ArchiveResult, job: scheduler.Running
+) -> scheduler.Running:
+    now = ctx.clock()
+    ctx.workflow.info(
+        f"{_label(result)}: export job {job.job_id} still running after "
+        f"{human_duration(now - job.started)}"
+    )
+    return scheduler.reported(job, now=now)
+
+
+def _tell_window(ctx: Context, pending: int, *, told: bool) -> bool:
+    """Say once per wait that exports wait for the strict rate-limit window."""
+    wait = ctx.api.ready_in(STRICT)
+    if pending and wait > 0 and not told:
+        ctx.workflow.info(
+            f"{pending} more export{'s' if pending > 1 else ''} to start: "
+            f"waiting {wait:.0f} s for PlayCanvas's export rate limit to reset"
+        )
+    return bool(pending and wait > 0)
 
 
 def _label(result: ArchiveResult) -> str:

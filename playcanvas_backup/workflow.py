@@ -1,6 +1,11 @@
-"""The one client of workflow commands (github-action-utils): masks, logs, groups,
-annotations, outputs and the step summary. Outside GitHub Actions the same calls print
-plain lines, and nothing secret is ever echoed.
+"""The one client of the runner: masks, logs, groups, annotations, outputs and the step
+summary, all through the environment and streams it is given (never ``os.environ`` or
+``sys.stdout`` behind its back, so tests can use it as it is). Outside GitHub Actions the
+same calls print plain lines, and nothing secret is ever echoed.
+
+Workflow commands are written in their canonical form, ``::name key=value::data``, with
+the runner's escaping; outputs go to the file ``GITHUB_OUTPUT`` names as
+``name<<delimiter`` records.
 
 Every message may carry text from outside (branch names, PlayCanvas's error texts), so
 each one passes :func:`untrusted.clean` on its way out, with the secrets given to
@@ -11,11 +16,11 @@ workflow command, and never repeats a secret, in Actions or not.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TextIO
-
-import github_action_utils as gha
 
 from . import untrusted
 
@@ -28,8 +33,8 @@ class Workflow:
     ) -> None:
         self.in_actions = env.get("GITHUB_ACTIONS") == "true"
         self.debug_enabled = env.get("RUNNER_DEBUG") == "1"
-        self._has_output_file = bool(env.get("GITHUB_OUTPUT"))
-        self._has_summary_file = bool(env.get("GITHUB_STEP_SUMMARY"))
+        self._output_file = env.get("GITHUB_OUTPUT") or None
+        self._summary_file = env.get("GITHUB_STEP_SUMMARY") or None
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._secrets: list[str] = []
@@ -51,41 +56,42 @@ class Workflow:
         if secret not in self._secrets:
             self._secrets.append(secret)
         if self.in_actions:
-            _command("add-mask", secret)
+            self._command("add-mask", secret, clean=False)
 
     def clean(self, text: str, *, limit: int | None = untrusted.MAX_MESSAGE) -> str:
         """``text`` as every message goes out: one safe line, secrets redacted."""
         return untrusted.clean(text, secrets=self._secrets, limit=limit)
 
     def info(self, message: str) -> None:
-        print(self.clean(message), file=self._out, flush=True)
+        self._line(self._out, self.clean(message))
 
     def debug(self, message: str) -> None:
         if self.in_actions:
-            _command("debug", self.clean(message))
+            self._command("debug", message)
         elif self.debug_enabled:
-            print(f"debug: {self.clean(message)}", file=self._err, flush=True)
+            self._line(self._err, f"debug: {self.clean(message)}")
 
     def warning(self, message: str, *, title: str = "PlayCanvas backup") -> None:
         if self.in_actions:
-            gha.warning(self.clean(message), title=self.clean(title))
+            self._command("warning", message, title=title)
         else:
-            print(f"warning: {self.clean(message)}", file=self._err, flush=True)
+            self._line(self._err, f"warning: {self.clean(message)}")
 
     def error(self, message: str, *, title: str = "PlayCanvas backup failed") -> None:
         if self.in_actions:
-            gha.error(self.clean(message), title=self.clean(title))
+            self._command("error", message, title=title)
         else:
-            print(f"error: {self.clean(message)}", file=self._err, flush=True)
+            self._line(self._err, f"error: {self.clean(message)}")
 
     @contextlib.contextmanager
     def group(self, title: str) -> Iterator[None]:
+        """A collapsed group of log lines in Actions; a heading line elsewhere."""
         if self.in_actions:
-            _command("group", self.clean(title))
+            self._command("group", title)
             try:
                 yield
             finally:
-                gha.end_group()
+                self._command("endgroup", "")
         else:
             self.info(f"== {title}")
             yield
@@ -96,30 +102,44 @@ class Workflow:
         The values' texts from outside were cleaned where they were made (``report``);
         the secrets are redacted here once more, as the last step before they leave.
         """
-        for name, value in outputs.items():
-            redacted = untrusted.redact(value, self._secrets)
-            if self.in_actions and self._has_output_file:
-                gha.set_output(name, redacted)
-            else:
-                print(self.clean(f"{name}={redacted}", limit=None), file=self._out, flush=True)
+        redacted = {name: untrusted.redact(value, self._secrets) for name, value in outputs.items()}
+        if not (self.in_actions and self._output_file):
+            for name, value in redacted.items():
+                self._line(self._out, self.clean(f"{name}={value}", limit=None))
+            return
+        records = []
+        for name, value in redacted.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            records.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        with Path(self._output_file).open("a", encoding="utf-8") as file:
+            file.write("".join(records))
 
     def summary(self, markdown: str) -> None:
         """Append to the step summary (only where the runner gives one); its cells were
         made Markdown-safe in ``report``, the secrets are redacted here once more."""
-        if self._has_summary_file:
-            gha.append_job_summary(untrusted.redact(markdown, self._secrets))
+        if self._summary_file:
+            with Path(self._summary_file).open("a", encoding="utf-8") as file:
+                file.write(untrusted.redact(markdown, self._secrets))
 
+    def _command(self, name: str, data: str, *, clean: bool = True, **properties: str) -> None:
+        """Every command's data and properties pass :meth:`clean` (one line, secrets
+        redacted), except a mask's: the secret itself."""
+        if clean:
+            data = self.clean(data)
+            properties = {key: self.clean(value) for key, value in properties.items()}
+        options = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
+        self._line(self._out, f"::{name}{' ' + options if options else ''}::{_escape(data)}")
 
-def _command(name: str, data: str) -> None:
-    """An option-less workflow command in its canonical form, ``::name::data``.
-
-    github-action-utils writes these as ``::name ::data`` (a space before ``::``);
-    GitHub's runner accepts that, but act's parser does not, and the contract names
-    ``::add-mask::<token>``. Commands with options (annotations) go through it as is.
-    """
-    gha.echo(f"::{name}::{_escape(data)}")
+    @staticmethod
+    def _line(stream: TextIO, text: str) -> None:
+        print(text, file=stream, flush=True)
 
 
 def _escape(data: str) -> str:
     """Workflow-command data escaping (``%``, CR, LF), as the runner decodes it."""
     return data.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    """Property escaping: the data's, plus ``:`` and ``,``."""
+    return _escape(value).replace(":", "%3A").replace(",", "%2C")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action
+from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action, parse_output_file
 from tests.emulator import Emulator
 
 
@@ -290,19 +290,89 @@ def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulat
     assert len(run.files()) == 6
 
 
-def test_paces_exports_within_the_strict_limit(tmp_path: Path) -> None:
-    with Emulator(rate_window=1.0, strict_limit=5) as pc:
-        pc.add_project(444, branches=tuple(f"branch-{i}" for i in range(12)), archive_size=4096)
-        action = Action(tmp_path, pc)
-        run = action(project_id="444", all_branches="true", timeout="60")
+def test_a_token_refused_while_planning_still_reports_every_project(
+    action: Action, emulator: Emulator
+) -> None:
+    run = action(
+        access_token="wrong-token", project_id=f"{PROJECT} {OTHER_PROJECT}", all_branches="true"
+    )
 
-        assert run.exit_code == 0, run.log
-        assert len(run.archives) == 12
-        assert len(pc.api_requests("POST", "/export")) == 12
-        assert pc.over_limit == 0
-        assert "more exports to start: waiting" in run.stdout
-        exports = [r.at for r in pc.api_requests("POST", "/export")]
-        assert exports[-1] - exports[0] >= 1.0  # spread over at least three windows
+    assert run.exit_code == 1
+    assert len(emulator.api_requests()) == 1
+    assert [a["project_id"] for a in run.archives] == [PROJECT, OTHER_PROJECT]
+    assert all("refused the token" in str(a["error"]) for a in run.archives)
+
+
+def test_unicode_and_lookalike_branch_names_all_get_saved(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_project(333, branches=("テスト", "修正中", "feature/x", "feature-x", "level 1"))
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    files = run.files()
+    assert len(files) == 5
+    assert any(name.startswith("333-テスト-") for name in files)
+    assert any(name.startswith("333-level 1-") for name in files)
+    assert "added" in run.stdout and "from its branch id" in run.stdout
+
+
+def test_a_300_character_branch_name_is_shortened_not_a_disk_error(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_project(333, branches=("main", "ü" * 300))
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    assert all(len(name.encode()) <= 255 for name in run.files())
+    assert "shortened its branch" in run.stdout
+
+
+def test_closed_branches_are_skipped_with_a_line(action: Action, emulator: Emulator) -> None:
+    emulator.add_project(333, branches=("main", "old", "new"))
+    emulator.close_branch(333, "old")
+    run = action(project_id="333", all_branches="true")
+
+    assert run.exit_code == 0, run.log
+    assert "project 333: skipping 1 closed branch: old" in run.stdout
+
+
+def test_a_closed_branch_asked_for_by_name_says_it_is_closed(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.close_branch(PROJECT, "dev")
+    run = action(branch="dev")
+
+    assert run.exit_code == 1
+    assert "branch 'dev' exists but is closed" in run.log
+    assert not emulator.api_requests("POST")
+
+
+def test_the_summary_does_not_say_verified_when_verify_is_off(action: Action) -> None:
+    run = action(verify="false")
+
+    assert run.exit_code == 0, run.log
+    assert "1 of 1 archive saved." in run.summary
+    assert "verified" not in run.summary
+
+
+def test_a_local_run_ends_with_one_line_per_archive(action: Action, emulator: Emulator) -> None:
+    run = action(github=False, project_id=f"999 {PROJECT}")
+
+    lines = run.stdout.splitlines()
+    first_output = next(i for i, line in enumerate(lines) if line.startswith("path="))
+    failed, saved = lines[first_output - 2 : first_output]
+    assert failed.startswith("project 999 (main): failed: ") and "Project not found" in failed
+    path = lines[first_output].removeprefix("path=")
+    assert saved.startswith(f"project {PROJECT} (main): saved {path} (") and "KiB" in saved
+
+
+def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> None:
+    run = action()
+
+    assert "::group::Settings" in run.stdout
+    assert f"project-id: {PROJECT}" in run.stdout
+    assert "access-token" not in run.stdout.split("::group::Settings")[1].split("::endgroup::")[0]
 
 
 # -- API errors and faults -----------------------------------------------------------------
@@ -315,6 +385,17 @@ def test_an_unauthorized_token_fails_once_with_advice(action: Action, emulator: 
     assert "401" in run.log and "Unauthorized" in run.log and "access-token" in run.log
     assert len(emulator.api_requests()) == 1
     assert "wrong-token" not in run.log.replace("::add-mask::wrong-token", "")
+
+
+def test_a_refused_token_stops_the_run_with_one_message(action: Action, emulator: Emulator) -> None:
+    emulator.add_project(333)
+    run = action(access_token="wrong-token", project_id=f"{PROJECT} {OTHER_PROJECT} 333")
+
+    assert run.exit_code == 1
+    assert len(emulator.api_requests()) == 1
+    assert len([line for line in run.stdout.splitlines() if line.startswith("::error")]) == 1
+    assert [a["error"] is not None for a in run.archives] == [True, True, True]
+    assert "refused the token" in str(run.archives[2]["error"])
 
 
 def test_a_token_without_scope_quotes_playcanvas(action: Action, emulator: Emulator) -> None:
@@ -342,22 +423,6 @@ def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emul
     assert len(emulator.api_requests("POST")) == 1
 
 
-def test_waits_out_a_429_with_retry_after(action: Action, emulator: Emulator) -> None:
-    emulator.faults.rate_limited = 2
-    run = action()
-
-    assert run.exit_code == 0, run.log
-    assert "429" in run.stdout and "trying again" in run.stdout
-
-
-def test_waits_out_a_429_with_only_the_reset_header(action: Action, emulator: Emulator) -> None:
-    emulator.faults.rate_limited = 1
-    emulator.faults.retry_after = False
-    run = action()
-
-    assert run.exit_code == 0, run.log
-
-
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
     emulator.faults.server_errors = 2
     run = action()
@@ -376,23 +441,17 @@ def test_a_job_in_error_fails_with_its_messages(action: Action, emulator: Emulat
     assert "path" not in run.outputs
 
 
-def test_a_job_that_never_ends_times_out(action: Action, emulator: Emulator) -> None:
-    emulator.faults.job_never_ends = True
-    run = action(timeout="1")
+def test_a_complete_at_once_export_starts_its_download_within_a_third_of_a_second(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.faults.job_polls = 0  # the export's own answer says complete, with the link
+    run = action(poll_interval="5", max_poll_interval="10")
 
-    assert run.exit_code == 1
-    assert "still 'running' after 1 s" in run.log and "Raise 'timeout'" in run.log
-    polls = emulator.api_requests("GET", "/jobs/")
-    assert 3 <= len(polls) <= 30
-
-
-def test_polls_with_growing_waits(action: Action, emulator: Emulator) -> None:
-    emulator.faults.job_never_ends = True
-    action(timeout="3", poll_interval="0.1", max_poll_interval="1")
-
-    polls = emulator.api_requests("GET", "/jobs/")
-    # 3 s at a steady 0.1 s would be ~30 polls; growing waits (capped at 1 s) need far fewer.
-    assert 6 <= len(polls) <= 20
+    assert run.exit_code == 0, run.log
+    (export,) = emulator.api_requests("POST", "/export")
+    (first_download,) = emulator.downloads()
+    assert emulator.api_requests("GET", "/jobs/") == []
+    assert first_download.at - export.at < 0.3
 
 
 def test_a_complete_job_without_a_link_fails_clearly(action: Action, emulator: Emulator) -> None:
@@ -501,10 +560,13 @@ def test_the_token_is_masked_even_when_inputs_are_invalid(action: Action) -> Non
     assert run.stdout.splitlines()[0] == f"::add-mask::{action.emulator.token}"
 
 
-def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emulator) -> None:
-    emulator._projects[PROJECT].archive_size = 4 << 20
-    emulator.faults.download_rate = 256 << 10  # ~16 s for the whole archive
-    env = action.env({})
+def start_slow_run(action: Action) -> tuple[subprocess.Popen[str], Path]:
+    """A run of two archives, once the first is saved and the second (~16 s to download)
+    is on its way."""
+    action.emulator.add_project(333, archive_size=4 << 20)
+    action.emulator.faults.download_rate = 256 << 10
+    env = action.env({"project-id": f"{PROJECT} 333"})
+    action.emulator._projects[PROJECT].archive_size = 16 << 10
     process = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT)],
         cwd=action.workspace,
@@ -515,15 +577,34 @@ def test_a_cancelled_run_leaves_no_partial_archive(action: Action, emulator: Emu
     )
     folder = action.workspace / "playcanvas-backups"
     deadline = time.monotonic() + 30
-    while not (folder.exists() and any(p.stat().st_size for p in folder.iterdir())):
+    # The small archive saved, the big one on its way.
+    while not (
+        folder.exists()
+        and any(p.name.endswith(".zip") for p in folder.iterdir())
+        and any(p.name.endswith(".part") for p in folder.iterdir())
+    ):
         assert time.monotonic() < deadline, "the download never started"
         time.sleep(0.05)
+    return process, folder
 
-    process.send_signal(signal.SIGTERM)  # what the runner sends when a job is cancelled
-    process.communicate(timeout=30)
 
-    assert process.returncode != 0
-    assert list(folder.iterdir()) == []
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_cancelled_run_reports_what_it_saved_and_exits_quietly(
+    action: Action, signum: int, status: int
+) -> None:
+    process, folder = start_slow_run(action)
+
+    process.send_signal(signum)  # SIGTERM: what the runner sends when a job is cancelled
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == status
+    assert "Traceback" not in stderr
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".part")] == []
+    outputs = parse_output_file((action.file_commands / "set_output").read_text())
+    saved, stopped = json.loads(outputs["archives"])
+    assert saved["error"] is None and (action.workspace / saved["path"]).is_file()
+    assert "Not finished" in stopped["error"]
+    assert "1 of 2 archives saved" in (action.file_commands / "step_summary").read_text()
 
 
 def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: Emulator) -> None:

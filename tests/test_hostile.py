@@ -444,7 +444,7 @@ def test_an_untrusted_certificate_is_final(action: Action, tls_api: tuple[str, l
         ({"poll_interval": "1e10", "max_poll_interval": "1e10"}, "Input 'poll-interval'"),
         ({"max_poll_interval": "7200"}, "Input 'max-poll-interval'"),
         ({"timeout": "1e9"}, "Input 'timeout'"),
-        ({"filename": "a" * 300 + "-{project_id}.zip"}, "more than 255 bytes"),
+        ({"filename": "a" * 300 + "-{project_id}.zip"}, "too long"),
         ({"access_token": "pc token"}, "Input 'access-token'"),
     ],
 )

@@ -212,3 +212,44 @@ def test_a_repository_workflow_passes_actionlint(workflow: Path) -> None:
 def test_a_shell_script_passes_shellcheck(script: str) -> None:
     done = lint("shellcheck", script)
     assert done.returncode == 0, explain(done)
+
+
+# -- the inputs: one table, three places -------------------------------------------------------
+
+
+def action_yml_inputs() -> dict[str, dict[str, object]]:
+    from ruamel.yaml import YAML  # noqa: PLC0415 - a dev dependency, only here
+
+    document = YAML(typ="safe").load((ROOT / "action.yml").read_text())
+    return dict(document["inputs"])
+
+
+def test_action_yml_declares_exactly_the_inputs_of_the_code() -> None:
+    from playcanvas_backup.config import INPUTS  # noqa: PLC0415
+
+    assert list(action_yml_inputs()) == [spec.name for spec in INPUTS]
+
+
+def test_action_yml_defaults_are_the_codes_except_upload_artifact() -> None:
+    from playcanvas_backup.config import INPUTS  # noqa: PLC0415
+
+    declared = action_yml_inputs()
+    for spec in INPUTS:
+        default = declared[spec.name].get("default")
+        if spec.name == "upload-artifact":
+            # Documented exception: the code's default depends on where it runs (true in
+            # GitHub Actions, false elsewhere); action.yml can only say the Actions one.
+            assert default == "true"
+        elif spec.default is None:
+            assert declared[spec.name].get("required") is True, spec.name
+        else:
+            assert str(default) == spec.default, spec.name
+
+
+def test_help_lists_every_input_of_the_table() -> None:
+    from playcanvas_backup.cli import build_parser  # noqa: PLC0415
+    from playcanvas_backup.config import INPUTS  # noqa: PLC0415
+
+    text = build_parser().format_help()
+    for spec in INPUTS:
+        assert spec.flag in text, spec.flag

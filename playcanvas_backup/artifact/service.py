@@ -18,18 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
+from .. import retries
 from ..errors import ArtifactError
-from ..retries import announce_retry
 
 SERVICE = "github.actions.results.api.v1.ArtifactService"
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = retries.ARTIFACT.attempts
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 TIMEOUT = (15.0, 120.0)
 
@@ -135,14 +129,10 @@ class ResultsService:
             **{key: value for key, value in fields.items() if value is not None},
         }
 
-        return Retrying(
-            retry=retry_if_exception_type(_Retryable),
-            stop=stop_after_attempt(MAX_ATTEMPTS),
-            wait=wait_exponential_jitter(multiplier=3, exp_base=1.5, jitter=1.5, max=60),
-            sleep=self._sleep,
-            before_sleep=announce_retry(self._log, f"{method}: "),
-            reraise=True,
-        )(self._post, method, request)
+        retrying = retries.ARTIFACT.retrying(
+            _Retryable, sleep=self._sleep, log=self._log, prefix=f"{method}: "
+        )
+        return retrying(self._post, method, request)
 
     def _post(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -67,6 +67,9 @@ class Faults:
     url_uses: int | None = None
     #: Branches per page of the branches list.
     branch_page_size: int = 50
+    #: The next N exports are started at once but answered only after ``slow_seconds``.
+    slow_exports: int = 0
+    slow_seconds: float = 0.5
 
     # -- the project listing (user-id) --
     #: Projects per page of ``GET /users/:id/projects`` (None: one page with no
@@ -224,7 +227,7 @@ class Emulator:
             server = ThreadingHTTPServer((host, 0), handler)
             server.daemon_threads = True
             server.emulator = self  # type: ignore[attr-defined]
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
             self._servers.append(server)
         return self
 
@@ -526,7 +529,11 @@ class _ApiHandler(_Handler):
             self._send(503, b"<html>Service Unavailable</html>", rate_headers, "text/html")
             return
         status, body = self._route(request)
-        self._json(status, body, rate_headers)
+        if kind == "strict" and faults.slow_exports > 0:
+            faults.slow_exports -= 1
+            time.sleep(faults.slow_seconds)
+        with contextlib.suppress(OSError):  # a client that stopped waiting
+            self._json(status, body, rate_headers)
 
     def _route(self, request: Recorded) -> tuple[int, Any]:
         parts = request.path.strip("/").split("/")

@@ -1,0 +1,67 @@
+"""The runner client on its own: everything through the env and streams it is given."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from playcanvas_backup.workflow import Workflow
+from tests.conftest import parse_output_file
+
+
+def actions(tmp_path: Path) -> tuple[Workflow, io.StringIO, dict[str, str]]:
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+    }
+    out = io.StringIO()
+    return Workflow(env, out=out, err=out), out, env
+
+
+def test_outputs_go_to_the_file_the_given_env_names(tmp_path: Path) -> None:
+    workflow, out, _ = actions(tmp_path)
+    workflow.set_outputs({"path": "a.zip", "archives": '[{"x": "two\nlines"}]'})
+
+    written = parse_output_file((tmp_path / "output").read_text())
+    assert written == {"path": "a.zip", "archives": '[{"x": "two\nlines"}]'}
+    assert out.getvalue() == ""
+
+
+def test_the_summary_is_appended_to_the_given_file(tmp_path: Path) -> None:
+    workflow, _, _ = actions(tmp_path)
+    workflow.summary("one\n")
+    workflow.summary("two\n")
+
+    assert (tmp_path / "summary").read_text() == "one\ntwo\n"
+
+
+def test_annotations_and_masks_go_to_the_given_stream(tmp_path: Path) -> None:
+    workflow, out, _ = actions(tmp_path)
+    workflow.mask("s3cret")
+    workflow.error("line one\nline two: 100%", title="Backup of a, b failed")
+
+    assert out.getvalue().splitlines() == [
+        "::add-mask::s3cret",
+        "::error title=Backup of a%2C b failed::line one\\nline two: 100%25",
+    ]
+
+
+def test_outside_actions_outputs_are_printed_and_masks_are_not(tmp_path: Path) -> None:
+    out = io.StringIO()
+    workflow = Workflow({}, out=out, err=out)
+    workflow.mask("s3cret")
+    workflow.set_outputs({"path": "a.zip"})
+
+    assert out.getvalue() == "path=a.zip\n"
+
+
+def test_a_group_is_closed_even_when_its_body_fails(tmp_path: Path) -> None:
+    workflow, out, _ = actions(tmp_path)
+    try:
+        with workflow.group("download"):
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+
+    assert out.getvalue().splitlines() == ["::group::download", "::endgroup::"]
