@@ -16,14 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, report
 from .config import INPUTS, Settings, load, raw_inputs
-from .errors import InputError
+from .errors import BackupError, InputError
 from .report import ArchiveResult, shown_path
 from .units import human_size
 from .workflow import Workflow
+
+if TYPE_CHECKING:
+    from .projects import Excluded
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -102,9 +105,10 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
     from .run import back_up  # noqa: PLC0415
 
     results: list[ArchiveResult] = []
+    excluded: list[Excluded] = []
     status = EXIT_OK
     try:
-        back_up(settings, workflow, results)
+        back_up(settings, workflow, results, excluded)
     except (Stopped, KeyboardInterrupt) as stop:
         signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
         workflow.error(f"Stopped by {signal.Signals(signum).name}; reporting what was done.")
@@ -113,6 +117,9 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
             for r in results
         ]
         status = 128 + signum
+    except BackupError as exc:  # the run as a whole (the account's projects not listed)
+        workflow.error(str(exc), title=exc.title)
+        status = EXIT_FAILED
     except Exception as exc:
         workflow.debug("".join(traceback.format_exception(exc)))
         workflow.error(f"Unexpected error: {exc!r}; reporting what was done.")
@@ -120,23 +127,36 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
     # A second signal must not cut the report short: the runner waits for it.
     for name in _SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
-    _report(settings, workflow, results)
+    _report(settings, workflow, results, excluded)
     if status == EXIT_OK and any(r.error for r in results):
         status = EXIT_FAILED
     return status
 
 
-def _report(settings: Settings, workflow: Workflow, results: list[ArchiveResult]) -> None:
+def _report(
+    settings: Settings,
+    workflow: Workflow,
+    results: list[ArchiveResult],
+    excluded: list[Excluded],
+) -> None:
     """One line per archive (a local run), then the outputs, the summary, the annotations."""
     if not settings.in_github_actions:
         for r in results:
             where = shown_path(r.path, settings.workspace) if r.path else None
             done = f"saved {where} ({human_size(r.size or 0)})" if where else ""
             failed = f"failed: {r.error}" if r.error else ""
-            line = "; ".join(part for part in (done, failed) if part)
+            line = "; ".join(part for part in (done, failed) if part) or "planned (dry run)"
             workflow.info(f"project {r.project_id} ({r.branch}): {line}")
     workflow.set_outputs(report.outputs(results, settings.workspace, secrets=workflow.secrets))
-    workflow.summary(report.summary(results, settings.workspace, secrets=workflow.secrets))
+    workflow.summary(
+        report.summary(
+            results,
+            settings.workspace,
+            secrets=workflow.secrets,
+            excluded=excluded,
+            dry_run=settings.dry_run,
+        )
+    )
     for result in results:
         if result.error and result.attempted:
             workflow.error(

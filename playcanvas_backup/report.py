@@ -9,13 +9,16 @@ redacted from both.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import untrusted
 from .units import human_duration, human_size
+
+if TYPE_CHECKING:
+    from .projects import Excluded
 
 #: GitHub refuses a step summary over 1 MiB; rows past this many bytes are left out.
 SUMMARY_LIMIT = 1_000_000
@@ -40,6 +43,12 @@ class ArchiveResult:
     verified: bool = False
     #: False when the run stopped before this archive was tried (a refused token).
     attempted: bool = True
+    #: The project's name on PlayCanvas (untrusted text), when it was read.
+    project_name: str | None = None
+    #: Of the ``.age`` file at ``path`` (``encrypt-to``); ``sha256``/``size`` stay the
+    #: plaintext archive's, what a restore yields.
+    encrypted_sha256: str | None = None
+    encrypted_size: int | None = None
 
     @property
     def archived(self) -> bool:
@@ -58,8 +67,9 @@ def shown_path(path: Path, workspace: Path) -> str:
 def outputs(
     results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[str] = ()
 ) -> dict[str, str]:
-    """The step outputs; ``path``/``sha256``/``size``/``job-id`` describe the first archive
-    that was saved, ``artifact-*`` the first that was uploaded."""
+    """The step outputs; ``path``/``sha256``/``size``/``job-id`` (and ``encrypted-*``)
+    describe the first archive that was saved, ``artifact-*`` the first that was uploaded,
+    ``projects`` every project planned (after ``user-id`` and ``exclude``)."""
     secrets = tuple(secrets)
     entries = [_entry(result, workspace, secrets) for result in results]
     values: dict[str, str] = {}
@@ -71,10 +81,14 @@ def outputs(
             size=str(first["size"]),
             **{"job-id": str(first["job_id"])},
         )
+        if first["encrypted_sha256"] is not None:
+            values["encrypted-sha256"] = first["encrypted_sha256"]
+            values["encrypted-size"] = str(first["encrypted_size"])
     uploaded = next((e for e in entries if e["artifact_id"] is not None), None)
     if uploaded is not None:
         values["artifact-id"] = str(uploaded["artifact_id"])
         values["artifact-url"] = uploaded["artifact_url"]
+    values["projects"] = json.dumps(list(dict.fromkeys(r.project_id for r in results)))
     values["archives"] = json.dumps(entries)
     return values
 
@@ -82,12 +96,19 @@ def outputs(
 def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> dict[str, Any]:
     return {
         "project_id": result.project_id,
+        "project_name": (
+            untrusted.clean(result.project_name, secrets=secrets)
+            if result.project_name is not None
+            else None
+        ),
         "branch": untrusted.clean(result.branch, secrets=secrets),
         "branch_id": result.branch_id,
         "job_id": result.job_id,
         "path": shown_path(result.path, workspace) if result.path else None,
         "sha256": result.sha256,
         "size": result.size,
+        "encrypted_sha256": result.encrypted_sha256,
+        "encrypted_size": result.encrypted_size,
         "artifact_id": result.artifact_id,
         "artifact_url": result.artifact_url,
         "error": (
@@ -98,15 +119,29 @@ def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> 
     }
 
 
-def summary(results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[str] = ()) -> str:
-    """The step summary: a Markdown table, one row per archive, failures with their reason."""
+def summary(
+    results: list[ArchiveResult],
+    workspace: Path,
+    *,
+    secrets: Iterable[str] = (),
+    excluded: Sequence[Excluded] = (),
+    dry_run: bool = False,
+) -> str:
+    """The step summary: a Markdown table, one row per archive, failures with their reason,
+    then the projects ``exclude`` left out."""
     secrets = tuple(secrets)
     saved = [r for r in results if r.archived and not r.error]
     checked = " and verified" if saved and all(r.verified for r in saved) else ""
+    plural = "s" if len(results) != 1 else ""
+    headline = (
+        f"Dry run: {len(results)} archive{plural} planned, nothing exported."
+        if dry_run
+        else f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
+    )
     lines = [
         "### PlayCanvas backup",
         "",
-        f"{len(saved)} of {len(results)} archive{'s' if len(results) != 1 else ''} saved{checked}.",
+        headline,
         "",
         "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
         "| --- | --- | --- | ---: | --- | ---: | --- |",
@@ -119,6 +154,12 @@ def summary(results: list[ArchiveResult], workspace: Path, *, secrets: Iterable[
             lines += ["", f"{len(results) - index} more archives: see the `archives` output."]
             break
         lines.append(row)
+    if excluded:
+        lines += ["", f"Left out by `exclude` ({len(excluded)}):", ""]
+        lines += [
+            f"* {e.project.id} {_code(e.project.name, secrets)}: {_code(e.reason, secrets)}"
+            for e in excluded[:200]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +169,7 @@ def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
         error = untrusted.clean(r.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
         archive = (archive + "<br>" if r.path else "") + f"❌ {untrusted.markdown_code(error)}"
     cells = [
-        str(r.project_id),
+        f"{r.project_id} {_code(r.project_name, secrets)}" if r.project_name else str(r.project_id),
         _code(r.branch, secrets),
         archive,
         human_size(r.size) if r.size is not None else "-",

@@ -9,7 +9,12 @@ only a refused token (401) stops the run, since every other archive would meet i
 When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
 
 Each archive has one deadline, ``timeout`` seconds after its export is started: the
-export, the wait, the download, the check and the upload all happen before it.
+export, the wait, the download, the check (the encryption) and the upload all happen
+before it.
+
+The projects are the ``project-id``s and, with ``user-id``, every project the account
+lists, less what ``exclude`` leaves out (:mod:`projects` decides). A dry run stops after
+the plan: every archive and name is decided and reported, nothing is exported.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
-from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi
+from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi, Project
+from .projects import Excluded, select_projects
 from .report import ArchiveResult, shown_path
 from .templates import Name, plan_names, timestamp_fields
 from .units import human_duration, human_size
@@ -48,10 +54,14 @@ class TokenRefused(BackupError):
 
 
 def back_up(
-    settings: Settings, workflow: Workflow, results: list[ArchiveResult] | None = None
+    settings: Settings,
+    workflow: Workflow,
+    results: list[ArchiveResult] | None = None,
+    excluded: list[Excluded] | None = None,
 ) -> list[ArchiveResult]:
     """Run the backup with the real collaborators: HTTP sessions, the API client and,
-    when asked, the artifact uploader. ``results`` is filled in as the run goes."""
+    when asked, the artifact uploader. ``results`` (and ``excluded``, the projects
+    ``exclude`` left out) are filled in as the run goes."""
     with requests.Session() as api_session, requests.Session() as download_session:
         api = PlayCanvasApi(
             settings.api_url, settings.access_token, session=api_session, log=workflow.info
@@ -74,6 +84,7 @@ def back_up(
                 workflow=workflow,
                 upload=upload,
                 results=results,
+                excluded=excluded,
             )
         finally:
             workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
@@ -113,14 +124,18 @@ def run(
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
     results: list[ArchiveResult] | None = None,
+    excluded: list[Excluded] | None = None,
 ) -> list[ArchiveResult]:
     """Back up every requested archive; return one result per archive."""
     ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng)
     results = [] if results is None else results
     try:
         remove_stale_parts(settings.output_dir, before=clock(), log=workflow.info)
-        planned = plan(ctx, results)
-        export_and_wait(ctx, planned, results)
+        planned = plan(ctx, results, [] if excluded is None else excluded)
+        if settings.dry_run:
+            tell_plan(ctx, planned, results)
+        else:
+            export_and_wait(ctx, planned, results)
     except TokenRefused as refused:
         workflow.error(str(refused), title=refused.title)
         _stopped_by(refused, settings, results)
@@ -144,14 +159,25 @@ def _stopped_by(refused: TokenRefused, settings: Settings, results: list[Archive
 # -- plan -------------------------------------------------------------------------------------
 
 
-def plan(ctx: Context, results: list[ArchiveResult]) -> list[Planned]:
+def plan(ctx: Context, results: list[ArchiveResult], excluded: list[Excluded]) -> list[Planned]:
     """Every archive of the run, with its file and artifact names; archives that failed
     already (an unknown branch) are in ``results`` with their reason, not in the plan."""
-    for project_id in ctx.settings.project_ids:
-        results += _isolated(ctx, archives_of, project_id)
+    projects, unreadable = select(ctx, excluded)
+    for project in projects:
+        if project.id in unreadable:
+            failed = ArchiveResult(project.id, ctx.settings.branch or "main", None)
+            results.append(_failed(ctx, failed, unreadable[project.id], ctx.clock()))
+        else:
+            results += _isolated(ctx, archives_of, project)
     moment = timestamp_fields(datetime.fromtimestamp(ctx.clock(), UTC))
     fields = [
-        {"project_id": r.project_id, "branch": r.branch, "branch_id": r.branch_id, **moment}
+        {
+            "project_id": r.project_id,
+            "project_name": r.project_name,
+            "branch": r.branch,
+            "branch_id": r.branch_id,
+            **moment,
+        }
         for r in results
     ]
     names = plan_names(
@@ -169,17 +195,58 @@ def plan(ctx: Context, results: list[ArchiveResult]) -> list[Planned]:
     ]
 
 
-def archives_of(ctx: Context, project_id: int) -> list[ArchiveResult]:
+def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[int, Exception]]:
+    """The projects to back up: the ``project-id``s (each read for its name) and every
+    project ``user-id`` lists, less those ``exclude`` leaves out (added to ``excluded``);
+    and why each requested project that could not be read failed."""
+    settings, log = ctx.settings, ctx.workflow.info
+    deadline = ctx.clock() + settings.timeout
+    unreadable: dict[int, Exception] = {}
+    requested = [_project(ctx, pid, deadline, unreadable) for pid in settings.project_ids]
+    listed: list[Project] = []
+    if settings.user_id is not None:
+        try:
+            listed = ctx.api.list_projects(settings.user_id, deadline=deadline)
+        except Exception as exc:
+            _raise_if_refused(exc)
+            raise
+        log(f"account {settings.user_id} lists {len(listed)} projects")
+    selection = select_projects(requested, listed, settings.exclusions)
+    for left_out in selection.excluded:
+        log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
+    excluded += selection.excluded
+    for project in selection.projects:
+        owner = f" (owner_id {project.owner_id})" if project.owner_id is not None else ""
+        log(f"{_project_label(project)}{owner}: to back up")
+    return list(selection.projects), unreadable
+
+
+def _project(
+    ctx: Context, project_id: int, deadline: float, unreadable: dict[int, Exception]
+) -> Project:
+    """A requested project with its name; one that cannot be read goes on without it,
+    its failure noted in ``unreadable`` (that project's archive fails with it)."""
+    try:
+        return ctx.api.get_project(project_id, deadline=deadline)
+    except Exception as exc:
+        _raise_if_refused(exc)
+        unreadable[project_id] = exc
+        return Project(project_id, "")
+
+
+def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
     """One project's archives: its main branch, the branch asked for, or every open one."""
     settings = ctx.settings
+    name = project.name or None
     if not settings.branch and not settings.all_branches:
-        return [ArchiveResult(project_id, "main", None)]
+        return [ArchiveResult(project.id, "main", None, project_name=name)]
+    project_id = project.id
     branches = ctx.api.list_branches(
         project_id, deadline=ctx.clock() + settings.timeout, include_closed=True
     )
     if settings.branch:
         branch = find_branch(project_id, branches, settings.branch)
-        return [ArchiveResult(project_id, branch.name, branch.id)]
+        return [ArchiveResult(project_id, branch.name, branch.id, project_name=name)]
     closed = sorted(b.name for b in branches if b.closed)
     if closed:
         ctx.workflow.info(
@@ -189,7 +256,9 @@ def archives_of(ctx: Context, project_id: int) -> list[ArchiveResult]:
     chosen = [b for b in branches if not b.closed]
     if not chosen:
         raise BranchNotFound(f"Project {project_id} has no open branches to export.")
-    return [ArchiveResult(project_id, branch.name, branch.id) for branch in chosen]
+    return [
+        ArchiveResult(project_id, branch.name, branch.id, project_name=name) for branch in chosen
+    ]
 
 
 def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
@@ -224,6 +293,16 @@ def remove_stale_parts(folder: Path, *, before: float, log: Callable[[str], None
                 log(f"removed {part.name}, left behind by an earlier run that was stopped")
         except OSError as exc:
             log(f"could not remove {part.name}, left behind by an earlier run: {exc.strerror}")
+
+
+def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
+    """A dry run's report: what each archive would be saved and uploaded as."""
+    upload = ctx.upload is not None
+    for archive in planned:
+        file = archive.file.final(None)
+        name = f", artifact '{archive.artifact.final(None)}'" if upload else ""
+        ctx.workflow.info(f"{_label(results[archive.index])}: would be saved as {file}{name}")
+    ctx.workflow.info(f"dry run: {len(planned)} archives planned, nothing exported")
 
 
 # -- export and wait ----------------------------------------------------------------------------
@@ -348,8 +427,9 @@ def finish_archive(
     started_at: float,
     deadline: float,
 ) -> ArchiveResult:
-    """Download and verify a complete export's archive, then upload it if asked; return
-    the archive's result (a failed upload keeps the saved archive and sets ``error``)."""
+    """Download and verify a complete export's archive, encrypt it if asked, then upload
+    it if asked; return the archive's result (a failed upload keeps the saved archive and
+    sets ``error``)."""
     settings, label = ctx.settings, _label(result)
     _check_deadline(ctx, result, deadline, "before its download")
     with ctx.workflow.group(f"{label}: download and verify"):
@@ -358,7 +438,7 @@ def finish_archive(
             settings.output_dir / archive.file.final(job.id),
             session=ctx.session,
             verify_zip=settings.verify,
-            want_crc32=ctx.upload is not None,
+            want_crc32=ctx.upload is not None and not settings.recipients,
             log=lambda line: ctx.workflow.info(f"{label}: {line}"),
             mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
             clock=ctx.clock,
@@ -376,16 +456,36 @@ def finish_archive(
         f"{label}: saved {shown_path(saved.path, settings.workspace)} ({human_size(saved.size)}"
         f", sha256 {saved.sha256}" + (", zip verified)" if settings.verify else ")")
     )
+    if settings.recipients:
+        _check_deadline(ctx, result, deadline, "before its encryption")
+        saved, result = encrypt(ctx, saved, result)
     if ctx.upload is None:
         return result
+    name = archive.artifact.final(job.id)
     return upload_archive(
-        ctx,
-        result,
-        saved,
-        upload=ctx.upload,
-        name=archive.artifact.final(job.id),
-        started_at=started_at,
-        deadline=deadline,
+        ctx, result, saved, upload=ctx.upload, name=name, started_at=started_at, deadline=deadline
+    )
+
+
+def encrypt(ctx: Context, saved: Archive, result: ArchiveResult) -> tuple[Archive, ArchiveResult]:
+    """Encrypt a verified archive to ``encrypt-to``'s recipients; the ``.age`` file takes
+    its place (the plaintext is removed), and is what gets uploaded."""
+    from .encrypt import encrypt_archive  # noqa: PLC0415 - pyrage only when asked for
+
+    encrypted = encrypt_archive(saved.path, ctx.settings.recipients)
+    ctx.workflow.info(
+        f"{_label(result)}: encrypted to {len(ctx.settings.recipients)} recipient(s) as "
+        f"{shown_path(encrypted.path, ctx.settings.workspace)} "
+        f"({human_size(encrypted.size)}, sha256 {encrypted.sha256}); the plaintext is removed"
+    )
+    return (
+        Archive(encrypted.path, encrypted.sha256, encrypted.size, encrypted.crc32),
+        replace(
+            result,
+            path=encrypted.path,
+            encrypted_sha256=encrypted.sha256,
+            encrypted_size=encrypted.size,
+        ),
     )
 
 
@@ -467,15 +567,17 @@ def _step(
 
 
 def _isolated(
-    ctx: Context, action: Callable[[Context, int], list[ArchiveResult]], project_id: int
+    ctx: Context, action: Callable[[Context, Project], list[ArchiveResult]], project: Project
 ) -> list[ArchiveResult]:
     """A project's planned archives, or one failed archive saying why there are none."""
     try:
-        return action(ctx, project_id)
+        return action(ctx, project)
     except Exception as exc:
         _raise_if_refused(exc)
-        branch = ctx.settings.branch or "main"
-        return [_failed(ctx, ArchiveResult(project_id, branch, None), exc, ctx.clock())]
+        failed = ArchiveResult(
+            project.id, ctx.settings.branch or "main", None, project_name=project.name or None
+        )
+        return [_failed(ctx, failed, exc, ctx.clock())]
 
 
 def _raise_if_refused(exc: Exception) -> None:
@@ -523,3 +625,7 @@ def _tell_window(ctx: Context, pending: int, *, told: bool) -> bool:
 
 def _label(result: ArchiveResult) -> str:
     return f"project {result.project_id} ({result.branch})"
+
+
+def _project_label(project: Project) -> str:
+    return f"project {project.id}" + (f' "{project.name}"' if project.name else "")

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from .errors import InputError
 
-FIELDS = ("project_id", "branch", "branch_id", "job_id", "timestamp", "date")
+FIELDS = ("project_id", "project_name", "branch", "branch_id", "job_id", "timestamp", "date")
 #: Fields whose values are free text that can be shortened to fit (when a template has them).
 TEXT_FIELDS = ("branch", "project_name")
 #: What no file or artifact name may hold (besides control characters).

@@ -49,12 +49,15 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
     assert run.archives == [
         {
             "project_id": PROJECT,
+            "project_name": f"Project {PROJECT}",
             "branch": "main",
             "branch_id": None,
             "job_id": job_id,
             "path": path,
             "sha256": sha256(saved),
             "size": len(saved),
+            "encrypted_sha256": None,
+            "encrypted_size": None,
             "artifact_id": None,
             "artifact_url": None,
             "error": None,
@@ -420,7 +423,9 @@ def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emul
 
     assert run.exit_code == 1
     assert '404 "Project not found"' in run.log and "project-id 999" in run.log
-    assert len(emulator.api_requests("POST")) == 1
+    # Reading the project found it missing: no export was spent on it.
+    assert len(emulator.api_requests("GET", "/projects/999")) == 1
+    assert emulator.api_requests("POST") == []
 
 
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:

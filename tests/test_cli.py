@@ -34,7 +34,7 @@ def test_a_bug_after_one_archive_still_reports_it(
     saved = tmp_path / "playcanvas-backups" / "1.zip"
 
     def back_up(
-        settings: Settings, workflow: Workflow, results: list[ArchiveResult]
+        settings: Settings, workflow: Workflow, results: list[ArchiveResult], excluded: object
     ) -> list[ArchiveResult]:
         results.append(ArchiveResult(1, "main", None, job_id=5, path=saved, sha256="ab", size=3))
         raise RuntimeError("a bug")

@@ -37,12 +37,15 @@ def test_describes_the_first_saved_archive_even_when_another_failed() -> None:
     assert [e["project_id"] for e in entries] == [1, 2, 3]
     assert entries[0] == {
         "project_id": 1,
+        "project_name": None,
         "branch": "main",
         "branch_id": None,
         "job_id": None,
         "path": None,
         "sha256": None,
         "size": None,
+        "encrypted_sha256": None,
+        "encrypted_size": None,
         "artifact_id": None,
         "artifact_url": None,
         "error": "Project not found",
@@ -50,9 +53,10 @@ def test_describes_the_first_saved_archive_even_when_another_failed() -> None:
     assert "artifact-id" not in values
 
 
-def test_nothing_saved_means_only_the_archives_output() -> None:
+def test_nothing_saved_means_only_the_archives_and_projects_outputs() -> None:
     values = outputs([ArchiveResult(1, "main", None, error="x")], WORKSPACE)
-    assert set(values) == {"archives"}
+    assert set(values) == {"archives", "projects"}
+    assert json.loads(values["projects"]) == [1]
 
 
 def test_artifact_outputs_come_from_the_first_upload() -> None:
