@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from playcanvas_backup import cli, retries
 from tests.artifact_service import PRIVATE_EVENT
 from tests.emulator import Emulator
 
@@ -113,32 +116,61 @@ class Action:
         github: bool = True,
         env: dict[str, str] | None = None,
         inputs: dict[str, str] | None = None,
+        process: bool = False,
         **more_inputs: str,
     ) -> Run:
-        """Run with these inputs (``project_id=`` sets ``INPUT_PROJECT-ID``) over the defaults."""
+        """Run with these inputs (``project_id=`` sets ``INPUT_PROJECT-ID``) over the defaults.
+
+        By default ``cli.main`` runs in this process, with the environment and streams
+        given to it (the product reads nothing else), in the workspace; ``process=True``
+        runs ``entrypoint.py`` in a process of its own, as the runner does.
+        """
         given = {**(inputs or {}), **more_inputs}
         full_env = self.env({k.replace("_", "-"): v for k, v in given.items()}, github=github)
         full_env.update(env or {})
         full_env = {k: v for k, v in full_env.items() if v is not None}
-        completed = subprocess.run(
-            [sys.executable, str(FAST_ENTRYPOINT), *args],
-            cwd=self.workspace,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        if process:
+            completed = subprocess.run(
+                [sys.executable, str(FAST_ENTRYPOINT), *args],
+                cwd=self.workspace,
+                env=full_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            exit_code, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
+        else:
+            exit_code, stdout, stderr = _in_process(list(args), full_env, self.workspace)
         output_file = self.file_commands / "set_output"
         summary_file = self.file_commands / "step_summary"
         return Run(
-            exit_code=completed.returncode,
-            stdout=completed.stdout,
-            stderr=completed.stderr,
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
             outputs=parse_output_file(output_file.read_text()) if output_file.exists() else {},
             summary=summary_file.read_text() if summary_file.exists() else "",
             workspace=self.workspace,
         )
+
+
+def _in_process(args: list[str], env: dict[str, str], workspace: Path) -> tuple[int, str, str]:
+    """``cli.main`` here, as ``tests/fast_entrypoint.py`` runs it: (status, stdout, stderr).
+    Anything written to the process's own streams (argparse's ``--help``) is caught too."""
+    out, err = io.StringIO(), io.StringIO()
+    cwd = Path.cwd()
+    retries.set_testing(True)
+    try:
+        os.chdir(workspace)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cli.main(args, env, out=out, err=err)
+            except SystemExit as exit_:  # --help, --version, a bad flag
+                status = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        os.chdir(cwd)
+        retries.set_testing(False)
+    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
