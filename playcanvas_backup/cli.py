@@ -169,6 +169,10 @@ def _echo_settings(settings: Settings, workflow: Workflow) -> None:
     """The resolved settings, token left out, in a collapsed group: support starts here."""
     shown = {
         "project-id": " ".join(str(p) for p in settings.project_ids),
+        "user-id": str(settings.user_id or ""),
+        "exclude": ", ".join(
+            [str(i) for i in sorted(settings.exclusions.ids)] + list(settings.exclusions.patterns)
+        ),
         "branch": settings.branch or "(main branch)",
         "all-branches": str(settings.all_branches).lower(),
         "path": str(settings.output_dir),
@@ -181,6 +185,8 @@ def _echo_settings(settings: Settings, workflow: Workflow) -> None:
         "artifact-name": settings.artifact_name.text,
         "retention-days": str(settings.retention_days or "(repository default)"),
         "overwrite": str(settings.overwrite).lower(),
+        "encrypt-to": ", ".join(r.label for r in settings.recipients) or "(not encrypted)",
+        "dry-run": str(settings.dry_run).lower(),
         "api-url": settings.api_url,
     }
     with workflow.group("Settings"):
