@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pyrage import x25519
 
 from tests.conftest import ENTRYPOINT, OTHER_PROJECT, PROJECT, Action, parse_output_file
 from tests.emulator import Emulator
@@ -376,6 +377,24 @@ def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> Non
     assert "::group::Settings" in run.stdout
     assert f"project-id: {PROJECT}" in run.stdout
     assert "access-token" not in run.stdout.split("::group::Settings")[1].split("::endgroup::")[0]
+
+
+def test_settings_echo_user_id_exclude_encrypt_to_and_dry_run(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_organization(7001, {7002: "Café Lobby", 7003: "Scratch"})
+    recipient = str(x25519.Identity.generate().to_public())
+
+    run = action(
+        project_id="", user_id="7001", exclude="scratch*", encrypt_to=recipient, dry_run="true"
+    )
+
+    settings = run.stdout.split("::group::Settings")[1].split("::endgroup::")[0]
+    assert run.exit_code == 0, run.log
+    assert "user-id: 7001\n" in settings
+    assert "exclude: scratch*\n" in settings
+    assert f"encrypt-to: {recipient[:12]}...{recipient[-6:]}\n" in settings
+    assert "dry-run: true\n" in settings
 
 
 # -- API errors and faults -----------------------------------------------------------------
