@@ -37,7 +37,7 @@ def signed_urls(emulator: Emulator) -> list[str]:
 
 
 def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator: Emulator) -> None:
-    run = action()
+    run = action(process=True)  # entrypoint.py in a process of its own, as the runner runs it
 
     assert run.exit_code == 0, run.log
     path = run.outputs["path"]
@@ -154,7 +154,7 @@ def test_writes_to_an_absolute_path_and_reports_it_absolute(action: Action) -> N
 
 
 def test_runs_locally_and_prints_the_outputs(action: Action) -> None:
-    run = action(github=False)
+    run = action(github=False, process=True)
 
     assert run.exit_code == 0, run.log
     assert "::add-mask::" not in run.log

@@ -159,7 +159,7 @@ def test_a_branch_name_runs_no_workflow_command(
     action: Action, emulator: Emulator, branch: str
 ) -> None:
     emulator.add_project(333, branches=("main", branch))
-    run = action(project_id="333", all_branches="true")
+    run = action(project_id="333", all_branches="true", process=True)
 
     assert run.exit_code == 0, run.log
     assert_runner_safe(run, emulator)
@@ -298,7 +298,7 @@ def test_a_token_echoed_in_an_error_is_never_repeated(
     emulator.hostile.error_status = 403
     emulator.hostile.error_text = "Forbidden for token {token} (Bearer {token})"
     emulator.hostile.error_count = 100
-    run = action(github=github)
+    run = action(github=github, process=True)
 
     assert run.exit_code == 1
     assert "Forbidden for token ***" in run.log
