@@ -46,6 +46,7 @@ import urllib3
 from . import retries
 from .config import is_loopback
 from .errors import DownloadFailed, TransientError
+from .files import move_into_place
 from .units import human_size
 from .zipcheck import LIMITS, Limits, ZipStream, check_file
 
@@ -175,11 +176,7 @@ def download(
             finally:
                 wait_for([synced])
             synced.result()
-        # mkstemp made it private (0600); an archive gets the mode any new file would get,
-        # so that later steps (the runner's own user, outside the container) can read it.
-        part.chmod(0o666 & ~_umask())
-        part.replace(destination)
-        _fsync_directory(destination.parent)
+        move_into_place(part, destination)
     except TransientError as exc:
         part.unlink(missing_ok=True)
         # Stopped short of its attempts: the next wait would have ended past the deadline.
@@ -783,18 +780,3 @@ def _write_failed(directory: Path, exc: OSError) -> DownloadFailed:
         f"Writing the archive in {directory} failed ({exc.strerror or exc}); nothing was kept. "
         "Free some disk space or choose another 'path', then run the backup again."
     )
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -38,6 +38,7 @@ import pyrage
 from pyrage import ssh, x25519
 
 from .errors import BackupError, InputError
+from .files import move_into_place
 
 INPUT = "encrypt-to"
 SUFFIX = ".age"
@@ -177,12 +178,8 @@ def _encrypt(
             written = _Written(file, worker)
             pyrage.encrypt_io(plaintext, written, keys)  # type: ignore[arg-type]
             written.sync()
-        # mkstemp made it private (0600); the result gets the mode any new file would get,
-        # so that later steps (the runner's own user, outside the container) can read it.
-        part.chmod(0o666 & ~_umask())
-        part.replace(destination)
+        move_into_place(part, destination)
         part = None
-        _fsync_directory(destination.parent)
     except (OSError, pyrage.EncryptError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise EncryptionFailed(
@@ -295,18 +292,3 @@ class _Written:
     def _wait(self) -> None:
         if self._syncing is not None:
             self._syncing.result()  # an I/O error of the writeback is this write's
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -444,18 +444,7 @@ def finish_archive(
             clock=ctx.clock,
             deadline=deadline,
         )
-    result = replace(
-        result,
-        path=saved.path,
-        sha256=saved.sha256,
-        size=saved.size,
-        verified=settings.verify,
-        seconds=ctx.clock() - started_at,
-    )
-    ctx.workflow.info(
-        f"{label}: saved {shown_path(saved.path, settings.workspace)} ({human_size(saved.size)}"
-        f", sha256 {saved.sha256}" + (", zip verified)" if settings.verify else ")")
-    )
+    result = _saved(ctx, result, saved, started_at)
     if settings.recipients:
         _check_deadline(ctx, result, deadline, "before its encryption")
         saved, result = encrypt(ctx, saved, result)
@@ -464,6 +453,23 @@ def finish_archive(
     name = archive.artifact.final(job.id)
     return upload_archive(
         ctx, result, saved, upload=ctx.upload, name=name, started_at=started_at, deadline=deadline
+    )
+
+
+def _saved(ctx: Context, result: ArchiveResult, saved: Archive, started_at: float) -> ArchiveResult:
+    settings = ctx.settings
+    ctx.workflow.info(
+        f"{_label(result)}: saved {shown_path(saved.path, settings.workspace)} "
+        f"({human_size(saved.size)}, sha256 {saved.sha256}"
+        + (", zip verified)" if settings.verify else ")")
+    )
+    return replace(
+        result,
+        path=saved.path,
+        sha256=saved.sha256,
+        size=saved.size,
+        verified=settings.verify,
+        seconds=ctx.clock() - started_at,
     )
 
 
