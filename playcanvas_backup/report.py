@@ -165,6 +165,9 @@ def summary(
 
 def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
     archive = _code(shown_path(r.path, workspace), secrets) if r.path else "-"
+    if r.encrypted_sha256:
+        # Size and SHA-256 stay the plaintext's (what a restore yields); say what the file is.
+        archive += f"<br>age-encrypted: {human_size(r.encrypted_size or 0)}, `{r.encrypted_sha256}`"
     if r.error:
         error = untrusted.clean(r.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
         archive = (archive + "<br>" if r.path else "") + f"❌ {untrusted.markdown_code(error)}"

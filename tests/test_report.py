@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -178,3 +179,10 @@ def test_clean_takes_linear_time_on_hostile_text(text: str) -> None:
     untrusted.clean(text, secrets=["secret-1"])
 
     assert time.monotonic() - started < 3
+
+
+def test_the_summary_says_an_archive_is_encrypted_and_gives_the_files_hash() -> None:
+    result = replace(saved(2, "b.zip.age"), encrypted_sha256="cd" * 32, encrypted_size=2100)
+    text = summary([result], WORKSPACE)
+    assert "age-encrypted: 2.1 KiB, `" + "cd" * 32 + "`" in text
+    assert "`" + "ab" * 32 + "`" in text  # the plaintext's, what a restore yields
