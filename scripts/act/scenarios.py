@@ -280,6 +280,96 @@ def bad_input_check(check: Checks, run: ActRun, pc: Emulator) -> None:
     )
 
 
+# -- discover, then a matrix ---------------------------------------------------------------
+
+ORGANIZATION = 7400000
+#: The organization's projects; the third is left out by the workflow's ``sandbox-*``.
+ORGANIZATION_PROJECTS = {
+    7400001: "Racing game",
+    7400002: "Puzzle \u2013 \u00dcnic\u00f6de level",
+    7400003: "Sandbox-physics",
+}
+EXCLUDED = 7400003
+
+
+def discover_setup(pc: Emulator) -> None:
+    pc.add_organization(ORGANIZATION, ORGANIZATION_PROJECTS, archive_size=128 << 10)
+
+
+def discover_check(check: Checks, run: ActRun, pc: Emulator) -> None:
+    expected = [p for p in ORGANIZATION_PROJECTS if p != EXCLUDED]
+    by_job = run.job_lines()
+    jobs = {re.sub(r"-\d+$", "", job): lines for job, lines in by_job.items()}
+    plan_lines = jobs.get("discover", [])
+    check("discover: act ran both jobs to success", run.exit_code == 0, _tail(run))
+    try:
+        planned = json.loads(outputs(plan_lines).get("projects") or "")
+    except json.JSONDecodeError:
+        planned = None
+    check(
+        "discover: the dry run's 'projects' is the organization's ids less the excluded one",
+        isinstance(planned, list) and sorted(planned) == expected,
+        f"projects {planned!r}, expected {expected}",
+    )
+    check(
+        f"discover: the dry run's log says why {EXCLUDED} is left out",
+        any(f"{EXCLUDED}" in line and "left out" in line for line in plan_lines),
+        _tail_lines(plan_lines),
+    )
+    exports = [r for r in pc.api_requests("POST") if _route(r.path)[1:] == ["export"]]
+    # Only the matrix's jobs read one project (the dry run reads the account's listing).
+    reads = [r.at for r in pc.api_requests("GET") if len(_route(r.path)) == 1]
+    check(
+        "discover: the dry run exported nothing (no export before the matrix's first request)",
+        bool(reads)
+        and not [r for r in exports if r.at < min(reads)]
+        and any("nothing exported" in line for line in plan_lines),
+        f"{len(exports)} export(s), {len(reads)} project read(s); {_tail_lines(plan_lines)}",
+    )
+    exported = sorted(int(_route(r.path)[0]) for r in exports)
+    check(
+        "discover: one export per planned project, none for another",
+        exported == expected,
+        f"exports of {exported}",
+    )
+    check(
+        f"discover: the excluded project {EXCLUDED} was never read, exported or uploaded",
+        not [r for r in pc.api_requests() if _route(r.path)[:1] == [str(EXCLUDED)]]
+        and not [name for name in run.artifact_names() if str(EXCLUDED) in name],
+        f"artifacts {run.artifact_names()}",
+    )
+    check(
+        "discover: act ran one backup job per planned project",
+        sorted(j for j in jobs if j != "discover") == [f"backup {p}" for p in expected],
+        f"jobs: {sorted(by_job)}",
+    )
+    check(
+        "discover: act's artifact store holds one artifact per planned project, no other",
+        run.artifact_names() == [f"playcanvas-{p}-main" for p in expected],
+        f"store has {run.artifact_names()}",
+    )
+    for project in expected:
+        lines = jobs.get(f"backup {project}", [])
+        check(
+            f"discover: the job of project {project} succeeds",
+            any("Job succeeded" in line for line in lines),
+            _tail_lines(lines),
+        )
+        entries = parsed_archives(check, outputs(lines).get("archives"), f"discover {project}")
+        if check(
+            f"discover {project}: one archive, not failed",
+            len(entries) == 1 and not entries[0].get("error"),
+            json.dumps(entries)[:300],
+        ):
+            check_artifact(check, run, pc, entries[0])
+
+
+def _route(path: str) -> list[str]:
+    """What follows ``/api/projects/`` in a request's path (empty for other routes)."""
+    parts = path.strip("/").split("/")
+    return parts[2:] if parts[:2] == ["api", "projects"] else []
+
+
 SCENARIOS = (
     # act 0.2.89 passes GITHUB_RETENTION_DAYS through from its --env (else empty); other
     # act-based runners set 0 when the repository has no setting.
@@ -292,6 +382,7 @@ SCENARIOS = (
     Scenario("all-branches", all_branches_setup, all_branches_check),
     Scenario("matrix", matrix_setup, matrix_check),
     Scenario("bad-input", bad_input_setup, bad_input_check),
+    Scenario("discover", discover_setup, discover_check),
 )
 
 
