@@ -119,9 +119,9 @@ class ScriptedHost:
         self._server.server_close()
 
 
-@contextlib.contextmanager
-def untrusted_tls(folder: Path) -> Iterator[ssl.SSLContext]:
-    """A server TLS context with a fresh self-signed certificate for 127.0.0.3."""
+def self_signed(folder: Path, ip: str) -> ssl.SSLContext:
+    """A server TLS context with a fresh self-signed certificate for ``ip``, which no
+    client trusts."""
     key, cert = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
         [
@@ -134,9 +134,9 @@ def untrusted_tls(folder: Path) -> Iterator[ssl.SSLContext]:
             "-days",
             "1",
             "-subj",
-            "/CN=127.0.0.3",
+            f"/CN={ip}",
             "-addext",
-            "subjectAltName=IP:127.0.0.3",
+            f"subjectAltName=IP:{ip}",
             "-keyout",
             str(key),
             "-out",
@@ -148,4 +148,10 @@ def untrusted_tls(folder: Path) -> Iterator[ssl.SSLContext]:
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    yield context
+    return context
+
+
+@contextlib.contextmanager
+def untrusted_tls(folder: Path) -> Iterator[ssl.SSLContext]:
+    """A server TLS context with a fresh self-signed certificate for 127.0.0.3."""
+    yield self_signed(folder, "127.0.0.3")

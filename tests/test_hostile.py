@@ -14,7 +14,6 @@ import json
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from ruamel.yaml import YAML
 
 from tests.conftest import PROJECT, ROOT, Action, Run
 from tests.emulator import Emulator
+from tests.scripted_host import self_signed
 
 #: The commands the action itself writes.
 OURS = {"add-mask", "group", "endgroup", "debug", "warning", "error"}
@@ -375,29 +375,7 @@ def test_a_long_error_text_is_cut_everywhere(action: Action, emulator: Emulator)
 @pytest.fixture
 def tls_api(tmp_path: Path) -> Iterator[tuple[str, list[int]]]:
     """An https API on loopback whose certificate nobody trusts; counts connections."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-days",
-            "1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = self_signed(tmp_path, "127.0.0.1")
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     connections: list[int] = []
