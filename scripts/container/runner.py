@@ -117,7 +117,8 @@ def run_as_runner(
         "RUNNER_ARCH": "X64",
         "RUNNER_TEMP": "/home/runner/work/_temp",  # a host path: not mounted, as on GitHub
         **{name: f"{FILE_COMMANDS}/{file}" for name, file in files.items()},
-        **(services or {}),
+        # The services' own event file is a host path; the container reads the one above.
+        **{k: v for k, v in (services or {}).items() if k != "GITHUB_EVENT_PATH"},
         **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
     }
     volumes = {
