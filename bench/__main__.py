@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.context import Context
 from bench.download import download
+from bench.encrypt import encrypt
 from bench.measure import ROOT
 from bench.memory import memory
 from bench.startup import startup
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[Context], Table]] = {
     "memory": memory,
     "waiting": waiting,
     "upload": upload,
+    "encrypt": encrypt,
     "startup": startup,
 }
 RESULTS = ROOT / "bench" / "results.md"
