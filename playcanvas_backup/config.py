@@ -33,6 +33,17 @@ if TYPE_CHECKING:
     from .projects import Exclusions
 
 DEFAULT_API_URL = "https://playcanvas.com/api"
+#: The environment variables the archive download reads (a proxy, a CA bundle).
+DOWNLOAD_ENV = frozenset(
+    {
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    }
+)
 #: The longest ``timeout`` accepted: a week.
 MAX_TIMEOUT = 7 * 24 * 3600
 #: The longest poll interval accepted: an hour.
@@ -183,6 +194,9 @@ class Settings:
     overwrite: bool
     api_url: str
     in_github_actions: bool
+    #: The download's network settings from the environment: ``HTTPS_PROXY``/``NO_PROXY``
+    #: and a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), nothing else.
+    download_env: Mapping[str, str]
     #: age recipients (``encrypt-to``); empty = archives are kept as they are.
     recipients: tuple[Recipient, ...]
     dry_run: bool
@@ -300,6 +314,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         overwrite=parse_boolean("overwrite", text("overwrite"), default=False),
         api_url=_api_url(text("api-url")),
         in_github_actions=in_actions,
+        download_env={k: v for k, v in env.items() if k in DOWNLOAD_ENV and v},
         recipients=recipients,
         dry_run=parse_boolean("dry-run", text("dry-run"), default=False),
         artifact_runtime=runtime if upload else None,

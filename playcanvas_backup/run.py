@@ -443,6 +443,7 @@ def finish_archive(
             mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
             clock=ctx.clock,
             deadline=deadline,
+            environ=settings.download_env,
         )
     result = _saved(ctx, result, saved, started_at)
     if settings.recipients:

@@ -344,3 +344,8 @@ def test_encrypted_archives_may_be_uploaded_from_a_public_repository(tmp_path: P
 def test_a_bad_recipient_is_an_input_error_that_does_not_echo_it() -> None:
     error = rejected(encrypt_to="AGE-SECRET-KEY-1QQQQ")
     assert error.input_name == "encrypt-to" and "AGE-SECRET-KEY-1QQQQ" not in str(error)
+
+
+def test_the_download_reads_only_its_proxy_and_ca_settings_from_the_environment() -> None:
+    env = {"HTTPS_PROXY": "http://127.0.0.1:3128", "HOME": "/root", "NETRC": "/root/.netrc"}
+    assert settings(env).download_env == {"HTTPS_PROXY": "http://127.0.0.1:3128"}
