@@ -458,12 +458,7 @@ class _Fetcher:
                 proxies=proxies,
                 verify=self._ca_bundle or True,
             )
-        except (
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-        ) as exc:
+        except retries.UNUSABLE_REQUEST as exc:
             raise DownloadFailed(
                 f"The download link cannot be fetched ({self._describe(exc)}); "
                 "run the backup again."

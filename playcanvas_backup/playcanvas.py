@@ -271,12 +271,7 @@ class PlayCanvasApi:
                 f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
                 "This is final; check api-url and this machine's CA certificates."
             ) from exc
-        except (
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidURL,
-            requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidHeader,
-        ) as exc:
+        except retries.UNUSABLE_REQUEST as exc:
             raise ApiUnreachable(
                 f"{what}: the request could not be made ({type(exc).__name__}). "
                 "This is final; check api-url."

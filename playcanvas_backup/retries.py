@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import requests
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -38,6 +39,15 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from .errors import RateLimited
+
+#: Requests that cannot be made at all (an unusable URL or header): final, never retried,
+#: whichever client meets them.
+UNUSABLE_REQUEST: tuple[type[Exception], ...] = (
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+)
 
 _testing = False
 
