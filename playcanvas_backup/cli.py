@@ -1,8 +1,9 @@
 """The edge: command line and runner environment in, exit status out.
 
 Exit status: 0 when every requested archive was saved and verified (and uploaded, when
-asked); 1 otherwise; 2 for invalid inputs, rejected before any network call; 130 or 143
-when stopped by SIGINT or SIGTERM (after reporting what was done).
+asked); 1 otherwise, and always when a run that is not a dry run saved no archive
+(:func:`report.failed`, the one rule); 2 for invalid inputs, rejected before any network
+call; 130 or 143 when stopped by SIGINT or SIGTERM (after reporting what was done).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
             "variables; a flag wins over the environment."
         ),
         epilog=(
-            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input, "
+            "Exit status: 0 all archives saved, 1 any archive failed or none saved (dry "
+            "runs aside), 2 invalid input, "
             "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
             "Example: playcanvas-backup --project-id 123456 --all-branches true"
@@ -106,7 +108,7 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
 
     results: list[ArchiveResult] = []
     excluded: list[Excluded] = []
-    status = EXIT_OK
+    status, problem = EXIT_OK, None
     try:
         back_up(settings, workflow, results, excluded)
     except (Stopped, KeyboardInterrupt) as stop:
@@ -119,7 +121,7 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
         status = 128 + signum
     except BackupError as exc:  # the run as a whole (the account's projects not listed)
         workflow.error(str(exc), title=exc.title)
-        status = EXIT_FAILED
+        status, problem = EXIT_FAILED, str(exc)
     except Exception as exc:
         workflow.debug("".join(traceback.format_exception(exc)))
         workflow.error(f"Unexpected error: {exc!r}; reporting what was done.")
@@ -127,8 +129,12 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
     # A second signal must not cut the report short: the runner waits for it.
     for name in _SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
-    _report(settings, workflow, results, excluded)
-    if status == EXIT_OK and any(r.error for r in results):
+    if status == EXIT_OK:
+        problem = report.nothing_saved(results, excluded, dry_run=settings.dry_run)
+        if problem:
+            workflow.error(problem, title="Nothing was backed up")
+    _report(settings, workflow, results, excluded, problem)
+    if status == EXIT_OK and report.failed(results, dry_run=settings.dry_run):
         status = EXIT_FAILED
     return status
 
@@ -138,6 +144,7 @@ def _report(
     workflow: Workflow,
     results: list[ArchiveResult],
     excluded: list[Excluded],
+    problem: str | None = None,
 ) -> None:
     """One line per archive (a local run), then the outputs, the summary, the annotations."""
     if not settings.in_github_actions:
@@ -155,6 +162,7 @@ def _report(
             secrets=workflow.secrets,
             excluded=excluded,
             dry_run=settings.dry_run,
+            problem=problem,
         )
     )
     for result in results:

@@ -40,6 +40,8 @@ class Exclusions:
         """Why ``project`` is left out, or None if it is not."""
         if project.id in self.ids:
             return f"project id {project.id} is in exclude"
+        if not project.name:  # not known: no pattern says anything about it
+            return None
         name = _folded(project.name)
         for pattern in self.patterns:
             if fnmatch.fnmatchcase(name, _folded(pattern)):

@@ -56,6 +56,33 @@ class ArchiveResult:
         return self.path is not None and self.sha256 is not None
 
 
+def failed(results: Sequence[ArchiveResult], *, dry_run: bool) -> bool:
+    """The exit rule: a run failed when an archive failed, or when it is not a dry run and
+    saved no archive, whatever the reason (a refused token, a refused or empty listing,
+    ``exclude`` leaving nothing, every archive failed)."""
+    saved = any(r.archived for r in results)
+    return any(r.error for r in results) or (not dry_run and not saved)
+
+
+def nothing_saved(
+    results: Sequence[ArchiveResult], excluded: Sequence[Excluded], *, dry_run: bool
+) -> str | None:
+    """Why a run saved nothing, when no archive's own error says so (else None)."""
+    if dry_run or any(r.archived or r.error for r in results):
+        return None
+    if results:
+        return "No archive was saved."
+    if excluded:
+        return (
+            f"No archive was saved: exclude left out every project ({len(excluded)}), so "
+            "there was nothing to back up. Narrow exclude."
+        )
+    return (
+        "No archive was saved: there was no project to back up (the user-id account "
+        "lists none). Check user-id, or name the projects in project-id."
+    )
+
+
 def shown_path(path: Path, workspace: Path) -> str:
     """A path as later steps can use it: relative to the workspace when inside it."""
     try:
@@ -126,9 +153,10 @@ def summary(
     secrets: Iterable[str] = (),
     excluded: Sequence[Excluded] = (),
     dry_run: bool = False,
+    problem: str | None = None,
 ) -> str:
     """The step summary: a Markdown table, one row per archive, failures with their reason,
-    then the projects ``exclude`` left out."""
+    then the projects ``exclude`` left out; ``problem`` is what failed the run as a whole."""
     secrets = tuple(secrets)
     saved = [r for r in results if r.archived and not r.error]
     checked = " and verified" if saved and all(r.verified for r in saved) else ""
@@ -138,6 +166,9 @@ def summary(
         if dry_run
         else f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
     )
+    if problem:
+        problem = untrusted.clean(problem, secrets=secrets, limit=untrusted.MAX_MESSAGE)
+        headline += f"\n\n❌ {untrusted.markdown_code(problem)}"
     lines = [
         "### PlayCanvas backup",
         "",

@@ -5,7 +5,9 @@ if asked.
 Every requested archive ends as one :class:`ArchiveResult`, written into the caller's
 list as soon as it is known, so that a cancelled run can still report what it saved.
 Any failure of one archive (an exception of any kind) becomes that archive's ``error``;
-only a refused token (401) stops the run, since every other archive would meet it too.
+only a refused token (a 401 from the export, job or branch routes) stops the run, since
+every other archive would meet it too. Lookups (project details, the account's project
+list) are not needed for a backup by id: a 401/403 there is that route's answer.
 When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
 
 Each archive has one deadline, ``timeout`` seconds after its export is started: the
@@ -36,7 +38,7 @@ from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
-from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi, Project
+from .playcanvas import STRICT, Branch, ExportJob, LookupRefused, PlayCanvasApi, Project
 from .projects import Excluded, select_projects
 from .report import ArchiveResult, shown_path
 from .templates import Name, plan_names, timestamp_fields
@@ -48,9 +50,17 @@ Upload = Callable[[Archive, str], tuple[int, str]]
 
 
 class TokenRefused(BackupError):
-    """PlayCanvas refused the token (401): the run stops, every archive would meet it."""
+    """PlayCanvas refused the token (a 401 from the export, job or branch routes): the run
+    stops, every archive would meet it."""
 
     title = "PlayCanvas refused the token"
+
+
+class ListingRefused(BackupError):
+    """PlayCanvas would not list the ``user-id`` account's projects (401/403): the run
+    fails before any export, pointing at ``project-id``."""
+
+    title = "PlayCanvas did not list the account's projects"
 
 
 def back_up(
@@ -196,21 +206,29 @@ def plan(ctx: Context, results: list[ArchiveResult], excluded: list[Excluded]) -
 
 
 def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[int, Exception]]:
-    """The projects to back up: the ``project-id``s (each read for its name) and every
-    project ``user-id`` lists, less those ``exclude`` leaves out (added to ``excluded``);
-    and why each requested project that could not be read failed."""
+    """The projects to back up: the ``project-id``s and every project ``user-id`` lists,
+    less those ``exclude`` leaves out (added to ``excluded``); and why each requested
+    project found missing failed.
+
+    A backup by id needs no lookup: project details are read only when a name is used
+    (``{project_name}``, or ``exclude``'s name patterns) and the listing did not give it.
+    """
     settings, log = ctx.settings, ctx.workflow.info
     deadline = ctx.clock() + settings.timeout
-    unreadable: dict[int, Exception] = {}
-    requested = [_project(ctx, pid, deadline, unreadable) for pid in settings.project_ids]
     listed: list[Project] = []
     if settings.user_id is not None:
         try:
             listed = ctx.api.list_projects(settings.user_id, deadline=deadline)
-        except Exception as exc:
-            _raise_if_refused(exc)
-            raise
+        except LookupRefused as refused:
+            raise ListingRefused(_listing_refused(settings.user_id, refused)) from refused
         log(f"account {settings.user_id} lists {len(listed)} projects")
+    names = {project.id: project for project in listed}
+    details = _Details(ctx, deadline) if _needs_names(settings) else None
+    unreadable: dict[int, Exception] = {}
+    requested = [
+        details.read(pid, unreadable) if details and pid not in names else Project(pid, "")
+        for pid in settings.project_ids
+    ]
     selection = select_projects(requested, listed, settings.exclusions)
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
@@ -221,17 +239,64 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
     return list(selection.projects), unreadable
 
 
-def _project(
-    ctx: Context, project_id: int, deadline: float, unreadable: dict[int, Exception]
-) -> Project:
-    """A requested project with its name; one that cannot be read goes on without it,
-    its failure noted in ``unreadable`` (that project's archive fails with it)."""
-    try:
-        return ctx.api.get_project(project_id, deadline=deadline)
-    except Exception as exc:
-        _raise_if_refused(exc)
-        unreadable[project_id] = exc
+def _needs_names(settings: Settings) -> bool:
+    """Whether the run uses project names: a name template field or an exclude pattern."""
+    fields = settings.filename.fields | settings.artifact_name.fields
+    return "project_name" in fields or bool(settings.exclusions.patterns)
+
+
+def _listing_refused(user_id: int, refused: LookupRefused) -> str:
+    return (
+        f"PlayCanvas would not list the projects of account {user_id}: it answered "
+        f"{refused.answer} to GET /users/{user_id}/projects. Either access-token is not a "
+        "current token, or this token may not list that account's projects. Name the "
+        "projects to back up in project-id instead (the number in "
+        "https://playcanvas.com/project/<id>/...); 'playcanvas-backup doctor' shows which "
+        "routes the token can use."
+    )
+
+
+@dataclass
+class _Details:
+    """Project details, read best effort: the first refused lookup (PlayCanvas refuses
+    API tokens there) is said once, as a warning, and nothing more is asked this run."""
+
+    ctx: Context
+    deadline: float
+    refused: LookupRefused | None = None
+
+    def read(self, project_id: int, unreadable: dict[int, Exception]) -> Project:
+        """The project with its name; without it when it cannot be read. A project
+        PlayCanvas says does not exist goes in ``unreadable`` (its archive fails)."""
+        if self.refused is not None:
+            return Project(project_id, "")
+        try:
+            return self.ctx.api.get_project(project_id, deadline=self.deadline)
+        except LookupRefused as refused:
+            self.refused = refused
+            self.ctx.workflow.warning(
+                f"PlayCanvas answered {refused.answer} to reading project {project_id}'s "
+                "details (it refuses API tokens there), so project names are not read in "
+                "this run: {project_name} is the project id, project_name is null in "
+                "archives, and exclude's name patterns match only projects user-id lists. "
+                "The backups themselves do not need the names.",
+                title="Project names not available",
+            )
+        except ApiError as exc:
+            if exc.status != 404:
+                self._unnamed(project_id, exc)
+            else:
+                unreadable[project_id] = exc
+        except Exception as exc:
+            _raise_if_refused(exc)
+            self._unnamed(project_id, exc)
         return Project(project_id, "")
+
+    def _unnamed(self, project_id: int, exc: Exception) -> None:
+        self.ctx.workflow.warning(
+            f"project {project_id}'s name could not be read ({exc}); it goes on under its id.",
+            title="Project name not available",
+        )
 
 
 def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
@@ -241,19 +306,17 @@ def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
     if not settings.branch and not settings.all_branches:
         return [ArchiveResult(project.id, "main", None, project_name=name)]
     project_id = project.id
-    branches = ctx.api.list_branches(
-        project_id, deadline=ctx.clock() + settings.timeout, include_closed=True
-    )
+    deadline = ctx.clock() + settings.timeout
+    chosen = ctx.api.list_branches(project_id, deadline=deadline)
     if settings.branch:
-        branch = find_branch(project_id, branches, settings.branch)
+        try:
+            branch = find_branch(project_id, chosen, settings.branch)
+        except BranchNotFound:
+            # PlayCanvas lists closed branches only when asked: asked only now, to say so.
+            closed = ctx.api.list_branches(project_id, deadline=deadline, closed=True)
+            find_branch(project_id, chosen + closed, settings.branch)
+            raise
         return [ArchiveResult(project_id, branch.name, branch.id, project_name=name)]
-    closed = sorted(b.name for b in branches if b.closed)
-    if closed:
-        ctx.workflow.info(
-            f"project {project_id}: skipping {len(closed)} closed branch"
-            f"{'es' if len(closed) > 1 else ''}: {', '.join(closed[:20])}"
-        )
-    chosen = [b for b in branches if not b.closed]
     if not chosen:
         raise BranchNotFound(f"Project {project_id} has no open branches to export.")
     return [
@@ -588,9 +651,10 @@ def _isolated(
 
 
 def _raise_if_refused(exc: Exception) -> None:
+    """A 401 from the export, job or branch routes stops the run; a lookup's does not."""
     if isinstance(exc, TokenRefused):
         raise exc
-    if isinstance(exc, ApiError) and exc.status == 401:
+    if isinstance(exc, ApiError) and exc.status == 401 and not isinstance(exc, LookupRefused):
         raise TokenRefused(
             f"{exc} The run stopped here: every other archive would be refused too."
         ) from exc
