@@ -188,9 +188,9 @@ def test_a_429_with_only_the_reset_header_waits_for_that_reset(
     assert result.error is None
     # The window resets 59 s from now; exponential backoff would have waited 1-2 s.
     assert "trying again in 59.0 s" in log
-    # The first request (reading the project) met the 429, and was sent again after it.
-    reads = pc.api_requests("GET", "/projects/")
-    assert reads[1].at - reads[0].at == pytest.approx(59.0)
+    # The first request (the export) met the 429, and was sent again after it.
+    exports = pc.api_requests("POST", "/export")
+    assert exports[1].at - exports[0].at == pytest.approx(59.0)
 
 
 def test_removes_part_files_of_earlier_killed_runs(
@@ -271,14 +271,15 @@ def test_a_429_waits_as_long_as_retry_after_says(
 ) -> None:
     pc._rate_window = 60.0
     pc.faults.rate_limited = 1
+    pc.faults.retry_after = True
 
     (result,), log = back_up(pc, clock, tmp_path)
 
     assert result.error is None
     assert "429" in log and "trying again in 59.0 s" in log
-    # The first request (reading the project) met the 429, and was sent again after it.
-    reads = pc.api_requests("GET", "/projects/")
-    assert reads[1].at - reads[0].at == pytest.approx(59.0)
+    # The first request (the export) met the 429, and was sent again after it.
+    exports = pc.api_requests("POST", "/export")
+    assert exports[1].at - exports[0].at == pytest.approx(59.0)
 
 
 def test_paces_exports_within_the_strict_limit(clock: EmulatedClock, tmp_path: Path) -> None:

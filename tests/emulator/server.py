@@ -92,8 +92,9 @@ class Faults:
     corrupt_zip: bool = False
     #: A signed URL works this many times, then answers 403 (expired).
     url_uses: int | None = None
-    #: Branches per page of the branches list, at most (a smaller ``limit`` asked wins).
-    branch_page_size: int = 50
+    #: Branches per page of the branches list whatever ``limit`` asks (None: the
+    #: ``limit`` asked, else 50).
+    branch_page_size: int | None = None
     #: The next N exports are started at once but answered only after ``slow_seconds``.
     slow_exports: int = 0
     slow_seconds: float = 0.5
@@ -388,8 +389,8 @@ class Emulator:
             key=lambda b: (b["name"].casefold(), b["name"], b["id"]),
         )
         size = self.faults.branch_page_size
-        if query.get("limit"):
-            size = min(size, max(1, int(query["limit"][0])))
+        if size is None:
+            size = max(1, int(query["limit"][0])) if query.get("limit") else 50
         start = 0
         if skip:
             ids = [b["id"] for b in listed]
