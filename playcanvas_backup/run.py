@@ -183,7 +183,8 @@ def plan(ctx: Context, results: list[ArchiveResult], excluded: list[Excluded]) -
     fields = [
         {
             "project_id": r.project_id,
-            "project_name": r.project_name,
+            # Not read (best effort): the id keeps names unique and stable.
+            "project_name": r.project_name or str(r.project_id),
             "branch": r.branch,
             "branch_id": r.branch_id,
             **moment,

@@ -69,10 +69,20 @@ def test_an_unknown_account_fails_the_run_with_a_clear_message(
 
 
 def test_the_project_name_is_a_template_field(action: Action, org: Emulator) -> None:
+    org.faults.documented = True  # project details answered, as documented
     run = action(project_id="710003", filename="{project_name}-{branch}.zip")
 
     assert run.exit_code == 0, run.log
     assert run.outputs["path"] == "playcanvas-backups/テスト プロジェクト-main.zip"
+    assert run.archives[0]["project_name"] == "テスト プロジェクト"
+
+
+def test_a_listed_project_s_name_needs_no_project_details(action: Action, org: Emulator) -> None:
+    run = action(project_id="710003", user_id=str(ORG), filename="{project_name}-{project_id}.zip")
+
+    assert run.exit_code == 0, run.log
+    assert "テスト プロジェクト-710003.zip" in run.files()
+    assert org.api_requests("GET", "/projects/710003") == []
 
 
 def test_a_dry_run_plans_without_exporting(action: Action, org: Emulator) -> None:

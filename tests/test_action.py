@@ -50,7 +50,7 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
     assert run.archives == [
         {
             "project_id": PROJECT,
-            "project_name": f"Project {PROJECT}",
+            "project_name": None,  # not needed, so not looked up
             "branch": "main",
             "branch_id": None,
             "job_id": job_id,
@@ -65,6 +65,9 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
         }
     ]
     assert "artifact-id" not in run.outputs
+    # A backup by id depends on the export and job routes only.
+    routes = {(r.method, r.path.rsplit("/", 1)[0]) for r in emulator.api_requests()}
+    assert routes == {("POST", f"/api/projects/{PROJECT}"), ("GET", "/api/jobs")}
 
 
 def test_masks_the_token_on_the_first_line_and_never_prints_it(action: Action) -> None:
@@ -287,7 +290,7 @@ def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulat
     assert run.exit_code == 0, run.log
     assert [a["branch"] for a in run.archives] == ["b0", "b1", "b2", "b4", "b5", "b6"]
     pages = emulator.api_requests("GET", "/branches")
-    assert len(pages) == 4
+    assert len(pages) == 3
     assert "skip" not in pages[0].query and pages[1].query["skip"] == [
         emulator._projects[333].branches[1]["id"]
     ]
@@ -332,13 +335,15 @@ def test_a_300_character_branch_name_is_shortened_not_a_disk_error(
     assert "shortened its branch" in run.stdout
 
 
-def test_closed_branches_are_skipped_with_a_line(action: Action, emulator: Emulator) -> None:
+def test_closed_branches_are_not_exported(action: Action, emulator: Emulator) -> None:
     emulator.add_project(333, branches=("main", "old", "new"))
     emulator.close_branch(333, "old")
     run = action(project_id="333", all_branches="true")
 
     assert run.exit_code == 0, run.log
-    assert "project 333: skipping 1 closed branch: old" in run.stdout
+    assert [a["branch"] for a in run.archives] == ["main", "new"]
+    # PlayCanvas lists closed branches only when asked; all-branches does not ask.
+    assert [r.query.get("closed") for r in emulator.api_requests("GET", "/branches")] == [None]
 
 
 def test_a_closed_branch_asked_for_by_name_says_it_is_closed(
@@ -442,9 +447,9 @@ def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emul
 
     assert run.exit_code == 1
     assert '404 "Project not found"' in run.log and "project-id 999" in run.log
-    # Reading the project found it missing: no export was spent on it.
-    assert len(emulator.api_requests("GET", "/projects/999")) == 1
-    assert emulator.api_requests("POST") == []
+    # The export found it missing: project details were not asked for.
+    assert len(emulator.api_requests("POST", "/projects/999/export")) == 1
+    assert emulator.api_requests("GET") == []
 
 
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
