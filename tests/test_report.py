@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from playcanvas_backup import untrusted
-from playcanvas_backup.report import SUMMARY_LIMIT, ArchiveResult, outputs, summary
+from playcanvas_backup.playcanvas import Project
+from playcanvas_backup.projects import Excluded
+from playcanvas_backup.report import (
+    SUMMARY_LIMIT,
+    ArchiveResult,
+    failed,
+    nothing_saved,
+    outputs,
+    summary,
+)
 
 WORKSPACE = Path("/github/workspace")
 
@@ -186,3 +195,45 @@ def test_the_summary_says_an_archive_is_encrypted_and_gives_the_files_hash() -> 
     text = summary([result], WORKSPACE)
     assert "age-encrypted: 2.1 KiB, `" + "cd" * 32 + "`" in text
     assert "`" + "ab" * 32 + "`" in text  # the plaintext's, what a restore yields
+
+
+# -- the exit rule ------------------------------------------------------------------------------
+
+
+def test_a_run_that_saved_every_archive_did_not_fail() -> None:
+    assert not failed([saved(1, "a.zip"), saved(2, "b.zip")], dry_run=False)
+
+
+def test_a_run_with_a_failed_archive_failed() -> None:
+    broken = ArchiveResult(2, "main", None, error="Project not found")
+    assert failed([saved(1, "a.zip"), broken], dry_run=False)
+
+
+def test_a_run_that_saved_nothing_failed_even_with_nothing_to_save() -> None:
+    assert failed([], dry_run=False)
+    assert failed([ArchiveResult(1, "main", None)], dry_run=False)
+
+
+def test_a_dry_run_that_saved_nothing_did_not_fail() -> None:
+    assert not failed([], dry_run=True)
+    assert not failed([ArchiveResult(1, "main", None)], dry_run=True)
+
+
+def test_nothing_saved_says_why_only_when_no_archive_does() -> None:
+    broken = ArchiveResult(1, "main", None, error="refused")
+    assert nothing_saved([broken], [], dry_run=False) is None
+    assert nothing_saved([saved(1, "a.zip")], [], dry_run=False) is None
+    assert nothing_saved([], [], dry_run=True) is None
+    assert "no project to back up" in str(nothing_saved([], [], dry_run=False))
+
+
+def test_nothing_saved_names_exclude_when_it_left_out_every_project() -> None:
+    left_out = Excluded(Project(5, "Sandbox"), "its name matches exclude pattern 'sand*'")
+
+    assert "exclude left out every project (1)" in str(nothing_saved([], [left_out], dry_run=False))
+
+
+def test_the_summary_says_what_failed_the_run_as_a_whole() -> None:
+    text = summary([], WORKSPACE, problem="PlayCanvas would not list the projects `x`")
+
+    assert "❌" in text and "PlayCanvas would not list the projects" in text
