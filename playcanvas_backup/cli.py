@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, report
+from . import __version__, doctor, report
 from .config import INPUTS, Settings, load, raw_inputs
 from .errors import BackupError, InputError
 from .report import ArchiveResult, shown_path
@@ -70,6 +70,9 @@ def main(
 ) -> int:
     """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
+    asked = doctor.run_if_asked(sys.argv[1:] if argv is None else argv, env, out=out, err=err)
+    if asked is not None:  # the doctor subcommand
+        return asked
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)

@@ -55,19 +55,24 @@ LOOKUP_REFUSALS = frozenset({401, 403})
 _MAX_ID = (1 << 63) - 1
 
 
-class LookupRefused(ApiError):
-    """A lookup route (a project's details, an account's project list) answered 401 or
-    403: that route's answer to this token, not a refused token. PlayCanvas answers every
-    API token's ``GET /projects/:id`` so ("Token does not have required scope").
+class Refused(ApiError):
+    """PlayCanvas answered a request with a final error status (4xx).
 
-    ``answer`` is what PlayCanvas said: the status and its own text, cleaned.
+    ``answer`` is what PlayCanvas said: the status and its own text, cleaned
+    (``401 "Unauthorized"``); the message adds what the request was and what to check.
     """
-
-    title = "PlayCanvas would not look that up"
 
     def __init__(self, message: str, *, status: int, answer: str) -> None:
         super().__init__(message, status=status)
         self.answer = answer
+
+
+class LookupRefused(Refused):
+    """A lookup route (a project's details, an account's project list) answered 401 or
+    403: that route's answer to this token, not a refused token. PlayCanvas answers every
+    API token's ``GET /projects/:id`` so ("Token does not have required scope")."""
+
+    title = "PlayCanvas would not look that up"
 
 
 class AnswerLost(TransientError):
@@ -365,9 +370,10 @@ class PlayCanvasApi:
                 status=status,
                 answer=f"{status} {message}",
             )
-        raise ApiError(
+        raise Refused(
             f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
             status=status,
+            answer=f"{status} {message}",
         )
 
     def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
