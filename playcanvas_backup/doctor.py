@@ -160,7 +160,8 @@ class Checkup:
     by_id: dict[int, Probe] = field(default_factory=dict)
     details: Probe | None = None
     listing: Probe | None = None
-    listed: int | None = None
+    #: The ids the ``user-id`` listing gave (None: not listed).
+    listed: list[int] | None = None
     export: Probe | None = None
     #: Why the configured ``branch`` cannot be exported, per project (None: found).
     branch_problems: dict[int, str] = field(default_factory=dict)
@@ -199,7 +200,7 @@ def examine(
             lambda found: _count(len(found), "project"),
         )
         checkup.listing, checkup.probes = listing, [listing]
-        checkup.listed = len(listed) if listed is not None else None
+        checkup.listed = [p.id for p in listed] if listed is not None else None
         projects += [p.id for p in listed or [] if p.id not in projects]
     for project_id in projects[:MAX_PROBED]:
         _branches(checkup, settings, api, project_id, deadline)
@@ -356,15 +357,18 @@ def _abilities(checkup: Checkup, settings: Settings) -> list[str]:
     used = "project_name" in fields or bool(settings.exclusions.patterns)
     if checkup.details is not None and checkup.details.accepted:
         names = "yes"
-    elif checkup.listing is not None and checkup.listing.accepted:
-        names = "from the user-id listing only; other projects' files use the id"
+    elif checkup.listed is not None:
+        unnamed = [str(pid) for pid in settings.project_ids if pid not in checkup.listed]
+        names = "yes, from the user-id listing" + (
+            f"; not for project {', '.join(unnamed)} (its files use the id)" if unnamed else ""
+        )
     elif used:
         names = "no, files use the id"
     else:
         names = "no, and none needed (no input uses {project_name} or an exclude pattern)"
     lines = [f"  by id: {by_id}", f"  names: {names}"]
     if checkup.listing is not None:
-        found = _count(checkup.listed or 0, "project")
+        found = _count(len(checkup.listed or []), "project")
         lines.append(
             f"  discovery: yes, user-id {settings.user_id} lists {found}"
             if checkup.listing.accepted
