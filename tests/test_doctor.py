@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from ruamel.yaml import YAML
 
 from playcanvas_backup import doctor
 from playcanvas_backup.errors import InputError
-from tests.conftest import OTHER_PROJECT, PROJECT, Action
+from tests.conftest import OTHER_PROJECT, PROJECT, ROOT, Action
 from tests.emulator import Emulator
 
 ORG = 700001
@@ -212,3 +213,18 @@ def test_wanted_reads_the_command_line_then_the_variable(
 def test_wanted_refuses_a_variable_that_is_not_the_doctor(value: str) -> None:
     with pytest.raises(InputError, match="PLAYCANVAS_BACKUP_COMMAND"):
         doctor.wanted([], {"PLAYCANVAS_BACKUP_COMMAND": value})
+
+
+def test_the_readme_s_workflow_recipe_runs_the_doctor(action: Action, emulator: Emulator) -> None:
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"^```yaml\n(.*?)^```", readme, re.S | re.M) if "doctor" in b]
+    (step,) = YAML(typ="safe").load(block)["jobs"]["doctor"]["steps"]
+    inputs = {name: str(value) for name, value in step["with"].items()}
+    emulator.add_organization(int(inputs["user-id"]), {int(inputs["project-id"]): "Space Rally"})
+    # As the runner runs the step: its env, and each input as INPUT_<NAME>.
+    inputs["access-token"] = emulator.token
+    run = action(env=step["env"], inputs=inputs)
+
+    assert run.exit_code == 0, run.log
+    assert "Verdict: the configured backup can run" in run.stdout
+    assert emulator.api_requests("POST") == []
