@@ -28,7 +28,14 @@ from typing import Any, Literal
 import requests
 
 from . import ratelimit, retries, untrusted
-from .errors import ApiError, ApiUnreachable, RateLimited, RateLimitPastDeadline, TransientError
+from .errors import (
+    ApiError,
+    ApiUnreachable,
+    BackupError,
+    RateLimited,
+    RateLimitPastDeadline,
+    TransientError,
+)
 
 Kind = Literal["strict", "normal"]
 STRICT: Kind = "strict"
@@ -232,18 +239,7 @@ class PlayCanvasApi:
                     f"timeout ({len(seen)} branches so far).",
                     status=200,
                 )
-            params = {"limit": str(BRANCH_PAGE)}
-            params.update({"closed": "true"} if closed else {})
-            params.update({"skip": skip} if skip else {})
-            request = _Request(
-                NORMAL,
-                "GET",
-                f"/projects/{project_id}/branches",
-                what=f"Listing the branches of project {project_id}",
-                not_found=_project_hint(project_id),
-                params=params,
-            )
-            body = self._call(request, deadline=deadline)
+            body = self._call(_branches_page(project_id, closed, skip), deadline=deadline)
             page = body.get("result") if isinstance(body, dict) else None
             if not isinstance(page, list):
                 raise ApiError(
@@ -362,19 +358,7 @@ class PlayCanvasApi:
                 f"{what}: rate limited by PlayCanvas (429 {message})",
                 retry_after=ratelimit.retry_after(response.headers, now),
             )
-        if status >= 500:
-            raise TransientError(f"{what}: PlayCanvas answered {status} {message}")
-        if request.lookup and status in LOOKUP_REFUSALS:
-            raise LookupRefused(
-                f"{what}: PlayCanvas answered {status} {message}",
-                status=status,
-                answer=f"{status} {message}",
-            )
-        raise Refused(
-            f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
-            status=status,
-            answer=f"{status} {message}",
-        )
+        raise _failure(request, status, message)
 
     def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
         """The body, refused past ``MAX_BODY`` bytes (decoded) or once it has taken past
@@ -500,6 +484,36 @@ class _Request:
     params: dict[str, str] | None = None
     #: A lookup (best effort): a 401/403 is :class:`LookupRefused`, not a refused token.
     lookup: bool = False
+
+
+def _branches_page(project_id: int, closed: bool, skip: str | None) -> _Request:
+    """One page of a project's branches: ``BRANCH_PAGE`` of them, open or closed, after
+    ``skip`` (the last branch id received)."""
+    params = {"limit": str(BRANCH_PAGE)}
+    params.update({"closed": "true"} if closed else {})
+    params.update({"skip": skip} if skip else {})
+    return _Request(
+        NORMAL,
+        "GET",
+        f"/projects/{project_id}/branches",
+        what=f"Listing the branches of project {project_id}",
+        not_found=_project_hint(project_id),
+        params=params,
+    )
+
+
+def _failure(request: _Request, status: int, message: str) -> BackupError:
+    """The error for a final or server-side answer other than 429 (``message`` is
+    PlayCanvas's own text, cleaned): 5xx is worth retrying, a lookup's 401/403 is that
+    route's answer, any other is final with what to check."""
+    what, answer = request.what, f"{status} {message}"
+    if status >= 500:
+        return TransientError(f"{what}: PlayCanvas answered {answer}")
+    if request.lookup and status in LOOKUP_REFUSALS:
+        return LookupRefused(f"{what}: PlayCanvas answered {answer}", status=status, answer=answer)
+    return Refused(
+        f"{what} failed: {answer}. {_hint(status, request.not_found)}", status=status, answer=answer
+    )
 
 
 def _project_hint(project_id: int) -> str:
