@@ -130,10 +130,13 @@ def main(
             settings.api_url, settings.access_token, session=session, log=workflow.debug
         )
         checkup = examine(settings, api, export=args.export, mask=workflow.mask)
-    lines = render(checkup, settings)
+    # Each line as every message goes out (one line, no control characters, the token
+    # redacted); in the summary's code block no backquote can close the block early.
+    lines = [workflow.clean(line) for line in render(checkup, settings)]
     for line in lines:
         workflow.info(line)
-    workflow.summary("### PlayCanvas backup doctor\n\n```text\n" + "\n".join(lines) + "\n```\n")
+    block = "\n".join(line.replace("`", "'") for line in lines)
+    workflow.summary(f"### PlayCanvas backup doctor\n\n```text\n{block}\n```\n")
     return EXIT_CAN_RUN if checkup.can_run else EXIT_CANNOT_RUN
 
 

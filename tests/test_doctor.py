@@ -228,3 +228,14 @@ def test_the_readme_s_workflow_recipe_runs_the_doctor(action: Action, emulator: 
     assert run.exit_code == 0, run.log
     assert "Verdict: the configured backup can run" in run.stdout
     assert emulator.api_requests("POST") == []
+
+
+def test_a_hostile_branch_name_cannot_break_out_of_the_summary_s_code_block(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.add_project(333, branches=("main", "```\n# pwned\n::error::x"))
+    run = action("doctor", project_id="333", branch="nope")
+
+    assert run.exit_code == 1
+    assert run.summary.count("```") == 2
+    assert "\n# pwned" not in run.summary and "\n::error::x" not in run.stdout
