@@ -129,7 +129,12 @@ def test_skips_blank_lines_and_comments_and_keeps_duplicates_once(
 
 
 def test_an_empty_input_means_no_encryption() -> None:
-    assert parse_recipients("\n  \n# nobody yet\n") == ()
+    assert parse_recipients("\n  \n") == ()
+
+
+def test_an_input_of_only_comments_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"encrypt-to.*no recipient, only comments"):
+        parse_recipients("\n# nobody yet\n  # age1...\n")
 
 
 def test_a_label_shortens_the_key_for_logs(identity: x25519.Identity) -> None:
