@@ -185,24 +185,7 @@ def _encrypt(
             dir=folder, prefix=f".{destination.name}.", suffix=".part"
         )
         part = Path(part_name)
-        # encrypt_io rather than encrypt_file and a second read to hash: the hash is of
-        # what was written, and with the writeback below it is the faster of the two
-        # (bench/encrypt.py).
-        keys = [r.pyrage for r in recipients]
-        with (
-            os.fdopen(handle, "wb") as file,
-            archive.open("rb") as plaintext,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="encrypt") as worker,
-        ):
-            read, written = _Read(plaintext), _Written(file, worker)
-            try:
-                pyrage.encrypt_io(read, written, keys)  # type: ignore[arg-type]
-            finally:
-                # A signal met in a callback is the real outcome, whatever pyrage says.
-                for callback in (read, written):
-                    if callback.interruption is not None:
-                        raise callback.interruption
-            written.sync()
+        written = _age(archive, handle, [r.pyrage for r in recipients])
         move_into_place(part, destination)
         part = None
     except (OSError, pyrage.EncryptError) as exc:
@@ -216,6 +199,30 @@ def _encrypt(
         if part is not None:
             part.unlink(missing_ok=True)
     return Encrypted(destination, written.digest.hexdigest(), written.size, written.crc32)
+
+
+def _age(archive: Path, handle: int, keys: list[x25519.Recipient | ssh.Recipient]) -> _Written:
+    """Stream ``archive`` through age into the open part file ``handle``, then fsync it.
+
+    ``encrypt_io`` rather than ``encrypt_file`` and a second read to hash: the hash is of
+    what was written, and with the writeback it is the faster of the two
+    (bench/encrypt.py). A signal met in one of pyrage's callbacks is the real outcome,
+    whatever pyrage then says: it is raised as itself.
+    """
+    with (
+        os.fdopen(handle, "wb") as file,
+        archive.open("rb") as plaintext,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="encrypt") as worker,
+    ):
+        read, written = _Read(plaintext), _Written(file, worker)
+        try:
+            pyrage.encrypt_io(read, written, keys)  # type: ignore[arg-type]
+        finally:
+            for callback in (read, written):
+                if callback.interruption is not None:
+                    raise callback.interruption
+        written.sync()
+    return written
 
 
 def _recipient(line: str, number: int) -> Recipient:

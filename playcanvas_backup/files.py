@@ -67,7 +67,7 @@ def alive(owner: Owner, here: Owner) -> bool | None:
     started = _start_time(owner.pid)
     if started is None:
         return False
-    return started == owner.started
+    return started == owner.started if owner.started else None
 
 
 def move_into_place(part: Path, destination: Path) -> None:
