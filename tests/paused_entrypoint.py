@@ -3,12 +3,14 @@ kill tests. With ``PAUSE_AT=<phase>`` and ``PAUSE_MARKER=<file>`` in its environ
 run writes the marker file when it reaches the phase and sleeps there until it is killed
 (or signalled):
 
+* ``verifying``: the archive is downloaded and being read back by the zip check (made to
+  happen: the single pass is told it proved nothing);
 * ``verified``: the archive is downloaded and verified, still at its temporary name; the
   encryption has not started;
 * ``encrypting``: age has written the first piece of the ``.age`` part file;
 * ``renamed``: the ``.age`` file is in place, the plaintext not removed yet.
 
-The product has no such switch: this file wraps three of its functions before it runs.
+The product has no such switch: this file wraps some of its functions before it runs.
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ def pause(phase: str) -> None:
 
 
 def install(phase: str) -> None:
-    from playcanvas_backup import encrypt  # noqa: PLC0415 - after sys.path is set
+    from playcanvas_backup import download, encrypt  # noqa: PLC0415 - after sys.path is set
 
-    if phase == "verified":
+    if phase == "verifying":
+        check_file = download.check_file  # type: ignore[attr-defined]
+
+        def paused_check(*args: Any, **kwargs: Any) -> Any:
+            pause(phase)
+            return check_file(*args, **kwargs)
+
+        download._Transfer.zip_proven = lambda self: False  # type: ignore[method-assign]
+        download.check_file = paused_check  # type: ignore[attr-defined]
+    elif phase == "verified":
         encrypt_archive = encrypt.encrypt_archive
 
         def paused_encrypt(*args: Any, **kwargs: Any) -> Any:

@@ -83,7 +83,7 @@ def assert_no_plaintext_under_a_final_name(folder: Path) -> None:
     assert all(n.endswith(".zip.age") or n.startswith("playcanvas-backup-") for n in final), final
 
 
-@pytest.mark.parametrize("phase", ["download", "verified", "encrypting", "renamed"])
+@pytest.mark.parametrize("phase", ["download", "verifying", "verified", "encrypting", "renamed"])
 def test_a_kill_at_any_phase_leaves_no_plaintext_and_the_next_run_removes_the_leftovers(
     action: Action, emulator: Emulator, recipient: str, tmp_path: Path, phase: str
 ) -> None:
