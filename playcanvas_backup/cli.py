@@ -157,7 +157,11 @@ def _report(
             failed = f"failed: {r.error}" if r.error else ""
             line = "; ".join(part for part in (done, failed) if part) or "planned (dry run)"
             workflow.info(f"project {r.project_id} ({r.branch}): {line}")
-    workflow.set_outputs(report.outputs(results, settings.workspace, secrets=workflow.secrets))
+    archives_file = _write_archives(settings, workflow, results)
+    values = report.outputs(
+        results, settings.workspace, secrets=workflow.secrets, archives_file=archives_file
+    )
+    workflow.set_outputs(values)
     workflow.summary(
         report.summary(
             results,
@@ -174,6 +178,33 @@ def _report(
                 result.error,
                 title=f"Backup of project {result.project_id} ({result.branch}) failed",
             )
+
+
+def _write_archives(
+    settings: Settings, workflow: Workflow, results: list[ArchiveResult]
+) -> Path | None:
+    """Write the run's ``archives-file``; warn when the ``archives`` output cannot hold
+    the whole list (or when the file cannot be written)."""
+    try:
+        path = report.write_archives(
+            settings.output_dir, results, settings.workspace, secrets=workflow.secrets
+        )
+    except OSError as exc:
+        workflow.warning(
+            f"The list of archives could not be written to {settings.output_dir} "
+            f"({exc.strerror or type(exc).__name__}); the 'archives-file' output is not set."
+        )
+        return None
+    shown = report.shown_path(path, settings.workspace)
+    entries = report.archive_entries(results, settings.workspace, secrets=workflow.secrets)
+    _, kept = report.capped_json(entries, report.ARCHIVES_LIMIT)
+    if kept < len(results):
+        workflow.warning(
+            f"The 'archives' output holds the first {kept} of {len(results)} archives "
+            f"(it is capped at {report.ARCHIVES_LIMIT >> 10} KiB); read the whole list from "
+            f"the file the 'archives-file' output names ({shown})."
+        )
+    return path
 
 
 def _echo_settings(settings: Settings, workflow: Workflow) -> None:

@@ -112,6 +112,7 @@ def download(
     resolve: Callable[[str, int], list[str]] = resolve_host,
     environ: Mapping[str, str] = os.environ,
     limits: Limits = LIMITS,
+    place: bool = True,
 ) -> Archive:
     """Download the archive that ``fetch_url()`` points at into ``destination``.
 
@@ -121,7 +122,9 @@ def download(
     check: every read, wait and retry. ``session`` is used with ``trust_env`` off: no
     ``.netrc``, and a proxy only from ``HTTPS_PROXY``/``NO_PROXY`` in ``environ``.
     Returns only once the archive is complete, verified and renamed into place; on any
-    failure nothing is left at (or beside) ``destination``.
+    failure nothing is left at (or beside) ``destination``. With ``place=False`` the
+    verified archive stays at its private temporary name beside ``destination`` (the
+    returned ``path``), never renamed: the caller owns it and removes it.
     """
     time_left = _Deadline(clock, deadline)
     session.trust_env = False
@@ -176,7 +179,8 @@ def download(
             finally:
                 wait_for([synced])
             synced.result()
-        move_into_place(part, destination)
+        if place:
+            move_into_place(part, destination)
     except TransientError as exc:
         part.unlink(missing_ok=True)
         # Stopped short of its attempts: the next wait would have ended past the deadline.
@@ -193,7 +197,7 @@ def download(
         part.unlink(missing_ok=True)
         raise
     return Archive(
-        destination,
+        destination if place else part,
         transfer.sha256_hex(),
         transfer.size,
         transfer.crc32() if want_crc32 else None,

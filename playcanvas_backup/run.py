@@ -38,6 +38,7 @@ from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
+from .files import STALE_MARGIN, claimed, remove_stale_parts
 from .playcanvas import STRICT, Branch, ExportJob, LookupRefused, PlayCanvasApi, Project
 from .projects import Excluded, select_projects
 from .report import ArchiveResult, shown_path
@@ -140,7 +141,10 @@ def run(
     ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng)
     results = [] if results is None else results
     try:
-        remove_stale_parts(settings.output_dir, before=clock(), log=workflow.info)
+        if not settings.dry_run:
+            remove_stale_parts(
+                settings.output_dir, max_age=settings.timeout + STALE_MARGIN, log=workflow.info
+            )
         planned = plan(ctx, results, [] if excluded is None else excluded)
         if settings.dry_run:
             tell_plan(ctx, planned, results)
@@ -347,18 +351,6 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
     )
 
 
-def remove_stale_parts(folder: Path, *, before: float, log: Callable[[str], None]) -> None:
-    """Remove the ``.*.part`` files that killed runs left in ``folder`` (those older than
-    this run; a part file of a run going on beside this one is newer)."""
-    for part in sorted(folder.glob(".*.part")):
-        try:
-            if part.is_file() and part.stat().st_mtime < before:
-                part.unlink()
-                log(f"removed {part.name}, left behind by an earlier run that was stopped")
-        except OSError as exc:
-            log(f"could not remove {part.name}, left behind by an earlier run: {exc.strerror}")
-
-
 def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """A dry run's report: what each archive would be saved and uploaded as."""
     upload = ctx.upload is not None
@@ -493,26 +485,19 @@ def finish_archive(
 ) -> ArchiveResult:
     """Download and verify a complete export's archive, encrypt it if asked, then upload
     it if asked; return the archive's result (a failed upload keeps the saved archive and
-    sets ``error``)."""
-    settings, label = ctx.settings, _label(result)
+    sets ``error``).
+
+    With ``encrypt-to`` the verified plaintext stays at the download's temporary name, is
+    encrypted from there and removed: only the ``.age`` file ever has a final name. A
+    lock beside the part files names this process while they may exist (:mod:`files`).
+    """
+    settings = ctx.settings
     _check_deadline(ctx, result, deadline, "before its download")
-    with ctx.workflow.group(f"{label}: download and verify"):
-        saved = download(
-            _download_link(ctx, job, deadline),
-            settings.output_dir / archive.file.final(job.id),
-            session=ctx.session,
-            verify_zip=settings.verify,
-            want_crc32=ctx.upload is not None and not settings.recipients,
-            log=lambda line: ctx.workflow.info(f"{label}: {line}"),
-            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
-            clock=ctx.clock,
-            deadline=deadline,
-            environ=settings.download_env,
+    destination = settings.output_dir / archive.file.final(job.id)
+    with claimed(settings.output_dir, destination.name):
+        saved, result = download_and_encrypt(
+            ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
-    result = _saved(ctx, result, saved, started_at)
-    if settings.recipients:
-        _check_deadline(ctx, result, deadline, "before its encryption")
-        saved, result = encrypt(ctx, saved, result)
     if ctx.upload is None:
         return result
     name = archive.artifact.final(job.id)
@@ -521,16 +506,56 @@ def finish_archive(
     )
 
 
-def _saved(ctx: Context, result: ArchiveResult, saved: Archive, started_at: float) -> ArchiveResult:
+def download_and_encrypt(
+    ctx: Context,
+    job: ExportJob,
+    result: ArchiveResult,
+    destination: Path,
+    *,
+    started_at: float,
+    deadline: float,
+) -> tuple[Archive, ArchiveResult]:
+    """The archive saved at ``destination``, or (``encrypt-to``) encrypted beside it as
+    ``<destination>.age`` from its temporary name, which is gone when this returns."""
+    settings, label = ctx.settings, _label(result)
+    encrypting = bool(settings.recipients)
+    with ctx.workflow.group(f"{label}: download and verify"):
+        saved = download(
+            _download_link(ctx, job, deadline),
+            destination,
+            session=ctx.session,
+            verify_zip=settings.verify,
+            want_crc32=ctx.upload is not None and not settings.recipients,
+            log=lambda line: ctx.workflow.info(f"{label}: {line}"),
+            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
+            clock=ctx.clock,
+            deadline=deadline,
+            environ=settings.download_env,
+            place=not encrypting,
+        )
+    if not encrypting:
+        return saved, _saved(ctx, result, saved, started_at)
+    try:
+        result = _saved(ctx, result, saved, started_at, placed=False)
+        _check_deadline(ctx, result, deadline, "before its encryption")
+        return encrypt(ctx, saved, result, destination)
+    finally:
+        saved.path.unlink(missing_ok=True)  # the plaintext, at its temporary name
+
+
+def _saved(
+    ctx: Context, result: ArchiveResult, saved: Archive, started_at: float, *, placed: bool = True
+) -> ArchiveResult:
     settings = ctx.settings
+    where = f"saved {shown_path(saved.path, settings.workspace)}" if placed else "downloaded"
     ctx.workflow.info(
-        f"{_label(result)}: saved {shown_path(saved.path, settings.workspace)} "
+        f"{_label(result)}: {where} "
         f"({human_size(saved.size)}, sha256 {saved.sha256}"
         + (", zip verified)" if settings.verify else ")")
     )
     return replace(
         result,
-        path=saved.path,
+        path=saved.path if placed else None,
         sha256=saved.sha256,
         size=saved.size,
         verified=settings.verify,
@@ -538,12 +563,17 @@ def _saved(ctx: Context, result: ArchiveResult, saved: Archive, started_at: floa
     )
 
 
-def encrypt(ctx: Context, saved: Archive, result: ArchiveResult) -> tuple[Archive, ArchiveResult]:
-    """Encrypt a verified archive to ``encrypt-to``'s recipients; the ``.age`` file takes
-    its place (the plaintext is removed), and is what gets uploaded."""
-    from .encrypt import encrypt_archive  # noqa: PLC0415 - pyrage only when asked for
+def encrypt(
+    ctx: Context, saved: Archive, result: ArchiveResult, destination: Path
+) -> tuple[Archive, ArchiveResult]:
+    """Encrypt a verified archive, still at its temporary name, to ``encrypt-to``'s
+    recipients as ``<destination>.age`` (the plaintext is removed); that file is what gets
+    uploaded."""
+    from .encrypt import encrypt_archive, encrypted_path  # noqa: PLC0415 - pyrage if asked
 
-    encrypted = encrypt_archive(saved.path, ctx.settings.recipients)
+    encrypted = encrypt_archive(
+        saved.path, ctx.settings.recipients, destination=encrypted_path(destination)
+    )
     ctx.workflow.info(
         f"{_label(result)}: encrypted to {len(ctx.settings.recipients)} recipient(s) as "
         f"{shown_path(encrypted.path, ctx.settings.workspace)} "

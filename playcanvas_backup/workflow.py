@@ -16,11 +16,12 @@ workflow command, and never repeats a secret, in Actions or not.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import untrusted
 
@@ -100,9 +101,11 @@ class Workflow:
         """Write step outputs to GITHUB_OUTPUT, or print them as ``name=value`` lines.
 
         The values' texts from outside were cleaned where they were made (``report``);
-        the secrets are redacted here once more, as the last step before they leave.
+        the secrets are redacted here once more, as the last step before they leave: in a
+        JSON value, from each text in it before it is written again (redacting the
+        serialised text could break it: ``"Bearer x\\""``).
         """
-        redacted = {name: untrusted.redact(value, self._secrets) for name, value in outputs.items()}
+        redacted = {name: self._redact(value) for name, value in outputs.items()}
         if not (self.in_actions and self._output_file):
             for name, value in redacted.items():
                 self._line(self._out, self.clean(f"{name}={value}", limit=None))
@@ -113,6 +116,16 @@ class Workflow:
             records.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
         with Path(self._output_file).open("a", encoding="utf-8") as file:
             file.write("".join(records))
+
+    def _redact(self, value: str) -> str:
+        if value[:1] in {"[", "{"}:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                pass
+            else:
+                return json.dumps(_redacted(parsed, self._secrets))
+        return untrusted.redact(value, self._secrets)
 
     def summary(self, markdown: str) -> None:
         """Append to the step summary (only where the runner gives one); its cells were
@@ -133,6 +146,17 @@ class Workflow:
     @staticmethod
     def _line(stream: TextIO, text: str) -> None:
         print(text, file=stream, flush=True)
+
+
+def _redacted(value: Any, secrets: Sequence[str]) -> Any:
+    """Every text in a parsed JSON value redacted (keys included)."""
+    if isinstance(value, str):
+        return untrusted.redact(value, secrets)
+    if isinstance(value, list):
+        return [_redacted(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    return value
 
 
 def _escape(data: str) -> str:

@@ -198,14 +198,24 @@ def test_removes_part_files_of_earlier_killed_runs(
 ) -> None:
     stale = tmp_path / ".1-main-20261201T000000Z.zip.x1y2.part"
     stale.write_bytes(b"half an archive")
-    old = time.time() - 3600
+    old = time.time() - 3600 - 601
     os.utime(stale, (old, old))
-    clock.now = time.time()
 
-    _, log = back_up(pc, clock, tmp_path)
+    _, log = back_up(pc, clock, tmp_path, timeout="600")
 
     assert not stale.exists()
     assert f"removed {stale.name}" in log
+
+
+def test_a_dry_run_removes_no_part_file(pc: Emulator, clock: EmulatedClock, tmp_path: Path) -> None:
+    stale = tmp_path / ".1-main-20261201T000000Z.zip.x1y2.part"
+    stale.write_bytes(b"half an archive")
+    old = time.time() - 30 * 86400
+    os.utime(stale, (old, old))
+
+    back_up(pc, clock, tmp_path, dry_run="true")
+
+    assert stale.exists()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from playcanvas_backup.workflow import Workflow
@@ -65,3 +66,16 @@ def test_a_group_is_closed_even_when_its_body_fails(tmp_path: Path) -> None:
         pass
 
     assert out.getvalue().splitlines() == ["::group::download", "::endgroup::"]
+
+
+def test_a_json_output_stays_valid_json_when_its_texts_are_redacted(tmp_path: Path) -> None:
+    workflow, _, _ = actions(tmp_path)
+    workflow.mask("s3cret")
+    value = json.dumps([{"branch": 'Bearer x"', "url": 'http://a?b"', "name": 's3cret"\\'}])
+
+    workflow.set_outputs({"archives": value})
+
+    written = parse_output_file((tmp_path / "output").read_text())["archives"]
+    assert json.loads(written) == [
+        {"branch": 'Bearer ***"', "url": 'http://a?***"', "name": '***"\\'}
+    ]
