@@ -20,6 +20,8 @@ from .units import human_duration, human_size
 if TYPE_CHECKING:
     from .projects import Excluded
 
+#: The outputs whose values are JSON text (a local run's JSON embeds them as JSON).
+JSON_OUTPUTS = frozenset({"projects", "archives"})
 #: GitHub refuses a step summary over 1 MiB; rows past this many bytes are left out.
 SUMMARY_LIMIT = 1_000_000
 
@@ -130,18 +132,10 @@ def summary(
     """The step summary: a Markdown table, one row per archive, failures with their reason,
     then the projects ``exclude`` left out."""
     secrets = tuple(secrets)
-    saved = [r for r in results if r.archived and not r.error]
-    checked = " and verified" if saved and all(r.verified for r in saved) else ""
-    plural = "s" if len(results) != 1 else ""
-    headline = (
-        f"Dry run: {len(results)} archive{plural} planned, nothing exported."
-        if dry_run
-        else f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
-    )
     lines = [
         "### PlayCanvas backup",
         "",
-        headline,
+        headline(results, dry_run=dry_run),
         "",
         "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
         "| --- | --- | --- | ---: | --- | ---: | --- |",
@@ -161,6 +155,16 @@ def summary(
             for e in excluded[:200]
         ]
     return "\n".join(lines) + "\n"
+
+
+def headline(results: Sequence[ArchiveResult], *, dry_run: bool = False) -> str:
+    """The run in one sentence: how many archives were saved (or planned) of how many."""
+    saved = [r for r in results if r.archived and not r.error]
+    checked = " and verified" if saved and all(r.verified for r in saved) else ""
+    plural = "s" if len(results) != 1 else ""
+    if dry_run:
+        return f"Dry run: {len(results)} archive{plural} planned, nothing exported."
+    return f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
 
 
 def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:

@@ -601,7 +601,7 @@ def _failed(
 ) -> ArchiveResult:
     message = str(exc) if isinstance(exc, BackupError) else f"Unexpected error: {exc!r}"
     ctx.workflow.debug("".join(traceback.format_exception(exc)))
-    ctx.workflow.info(f"{_label(result)}: failed: {message}")
+    ctx.workflow.error(message, title=f"Backup of {_label(result)} failed")
     return replace(result, error=message, seconds=ctx.clock() - started_at)
 
 
