@@ -4,12 +4,18 @@ outputs alone on stdout, and an installable ``playcanvas-backup`` command."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
 from playcanvas_backup.cli import build_parser
 from playcanvas_backup.config import INPUTS, Input
-from tests.conftest import PROJECT, Action
+from tests.conftest import PROJECT, ROOT, Action
 from tests.emulator import Emulator
 
 BOOLEANS = [spec for spec in INPUTS if spec.boolean]
@@ -101,3 +107,53 @@ def test_in_actions_the_outputs_go_to_the_output_file_and_the_log_to_stdout(
     assert "::group::Settings" in run.stdout
     assert "{" not in run.stdout.split("::endgroup::")[-1]
     assert run.stderr == ""
+
+
+# -- installed as a command ----------------------------------------------------------------------
+
+
+def test_pip_install_gives_a_working_playcanvas_backup_command(tmp_path: Path) -> None:
+    """``pip install .`` into a fresh venv, offline: the wheel is built from a copy of the
+    sources with this venv's setuptools (no build isolation, no index), the locked
+    dependencies are this venv's (a ``.pth``), the package and its command are the new
+    venv's own."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", *(p.name for p in ROOT.glob("LICEN[CS]E*"))):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "playcanvas_backup",
+        source / "playcanvas_backup",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    fresh = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True)
+    site = next(fresh.glob("lib/python3*/site-packages"))
+    (site / "locked-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [sys.executable, "-m", "pip", "--python", str(fresh / "bin" / "python")]
+    done = subprocess.run(
+        [*pip, "install", "--quiet", "--no-index", "--no-deps", "--no-build-isolation", "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    help_text = subprocess.run(
+        [str(fresh / "bin" / "playcanvas-backup"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert help_text.startswith("usage: playcanvas-backup")
+    assert "--all-branches" in help_text
+    installed = site / "playcanvas_backup"
+    shipped = {p.relative_to(installed).as_posix() for p in installed.rglob("*.py")}
+    expected = {p.relative_to(source / "playcanvas_backup").as_posix() for p in
+                (source / "playcanvas_backup").rglob("*.py")}  # fmt: skip
+    assert shipped == expected  # every module, the subpackages' too
