@@ -212,6 +212,8 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
             raise
         log(f"account {settings.user_id} lists {len(listed)} projects")
     selection = select_projects(requested, listed, settings.exclusions)
+    for item in settings.exclusions.unmatched([*requested, *listed]):
+        ctx.workflow.warning(f"exclude: '{item}' matched no project; check it for a typo.")
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
     excluded += selection.excluded
