@@ -298,16 +298,11 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
             "archive another way.",
         )
-    if upload:
-        refusal = visibility.upload_refusal(
-            visibility.visibility_from_event_file(env.get("GITHUB_EVENT_PATH")),
-            allow_public_repository=parse_boolean(
-                "allow-public-repository", text("allow-public-repository"), default=False
-            ),
-            encrypted=bool(recipients),
-        )
-        if refusal is not None:
-            raise refusal
+    allow_public = parse_boolean(
+        "allow-public-repository", text("allow-public-repository"), default=False
+    )
+    if upload and not recipients and not allow_public:
+        _check_not_public(env, github_token=text("github-token"))
 
     return Settings(
         access_token=access_token,
@@ -333,6 +328,36 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         dry_run=parse_boolean("dry-run", text("dry-run"), default=False),
         artifact_runtime=runtime if upload else None,
     )
+
+
+def _check_not_public(env: Mapping[str, str], *, github_token: str) -> None:
+    """Refuse an unencrypted upload where the repository is (or may be) public: the
+    event payload says, else GitHub's API (``GITHUB_API_URL``, with ``github-token``)."""
+    answer = visibility.find_visibility(
+        event_path=env.get("GITHUB_EVENT_PATH"),
+        api_url=_github_api_url(env.get("GITHUB_API_URL") or visibility.DEFAULT_GITHUB_API_URL),
+        repository=env.get("GITHUB_REPOSITORY", ""),
+        token=github_token,
+    )
+    refusal = visibility.upload_refusal(
+        answer.visibility,
+        allow_public_repository=False,
+        encrypted=False,
+        why_unknown=answer.why_unknown,
+    )
+    if refusal is not None:
+        raise refusal
+
+
+def _github_api_url(value: str) -> str | None:
+    """GitHub's REST API base URL, where ``github-token`` may be sent: https (plain http
+    only to a loopback host), no credentials or query; else None."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    usable = (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))) and not (
+        parts.username or parts.password or parts.query or parts.fragment
+    )
+    return value if host and usable else None
 
 
 _MISSING = {
