@@ -434,7 +434,10 @@ def finish_archive(
     sets ``error``)."""
     settings, label = ctx.settings, _label(result)
     _check_deadline(ctx, result, deadline, "before its download")
-    with ctx.workflow.group(f"{label}: download and verify"):
+    with (
+        ctx.workflow.group(f"{label}: download and verify"),
+        ctx.workflow.progress_bar(label) as progress,
+    ):
         saved = download(
             _download_link(ctx, job, deadline),
             settings.output_dir / archive.file.final(job.id),
@@ -446,6 +449,7 @@ def finish_archive(
             clock=ctx.clock,
             deadline=deadline,
             environ=settings.download_env,
+            progress=progress,
         )
     result = _saved(ctx, result, saved, started_at)
     if settings.recipients:

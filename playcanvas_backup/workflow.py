@@ -20,11 +20,14 @@ import contextlib
 import json
 import secrets
 import sys
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import untrusted
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 _WARNING, _ERROR = "PlayCanvas backup", "PlayCanvas backup failed"
 
@@ -49,6 +52,8 @@ class Workflow:
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._secrets: list[str] = []
+        #: The progress bar on the terminal, while a download draws one.
+        self._bar: tqdm[Any] | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -111,6 +116,37 @@ class Workflow:
             self.info(f"== {title}")
             yield
 
+    @contextlib.contextmanager
+    def progress_bar(self, label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+        """A download's progress bar on stderr, for a person at a terminal (not in Actions,
+        stderr a TTY): yields the callback that moves it (bytes so far, total or None).
+        Elsewhere yields None: the download logs its periodic lines instead."""
+        if self.in_actions or not self._err.isatty():
+            yield None
+            return
+        from tqdm import tqdm  # noqa: PLC0415 - only on a terminal
+
+        with tqdm(
+            desc=self.clean(label, limit=60),
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=self._err,
+            dynamic_ncols=True,
+            leave=True,
+        ) as bar:
+
+            def moved(done: int, total: int | None) -> None:
+                if total is not None and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)  # negative when a download starts over
+
+            self._bar = bar
+            try:
+                yield moved
+            finally:
+                self._bar = None
+
     def set_outputs(self, outputs: Mapping[str, str], *, structured: Collection[str] = ()) -> None:
         """Write step outputs to GITHUB_OUTPUT; else print them on stdout: one JSON object
         (``output_format`` json, outside Actions; the ``structured`` outputs, JSON text
@@ -154,9 +190,11 @@ class Workflow:
         options = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
         self._line(self._out, f"::{name}{' ' + options if options else ''}::{_escape(data)}")
 
-    @staticmethod
-    def _line(stream: TextIO, text: str) -> None:
-        print(text, file=stream, flush=True)
+    def _line(self, stream: TextIO, text: str) -> None:
+        if self._bar is not None and stream is self._err:
+            self._bar.write(text, file=stream)  # above the bar, which is drawn again
+        else:
+            print(text, file=stream, flush=True)
 
 
 def _titled(message: str, title: str, default: str) -> str:

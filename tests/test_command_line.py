@@ -3,19 +3,25 @@ outputs alone on stdout, and an installable ``playcanvas-backup`` command."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
+import termios
 from pathlib import Path
 
 import pytest
+import requests
 
 from playcanvas_backup.cli import build_parser
 from playcanvas_backup.config import INPUTS, Input
-from tests.conftest import PROJECT, ROOT, Action
+from playcanvas_backup.download import download
+from tests.conftest import FAST_ENTRYPOINT, PROJECT, ROOT, Action
 from tests.emulator import Emulator
 
 BOOLEANS = [spec for spec in INPUTS if spec.boolean]
@@ -157,3 +163,95 @@ def test_pip_install_gives_a_working_playcanvas_backup_command(tmp_path: Path) -
     expected = {p.relative_to(source / "playcanvas_backup").as_posix() for p in
                 (source / "playcanvas_backup").rglob("*.py")}  # fmt: skip
     assert shipped == expected  # every module, the subpackages' too
+
+
+# -- the progress bar ----------------------------------------------------------------------------
+
+
+def run_with_stderr_on_a_terminal(action: Action, env: dict[str, str]) -> tuple[int, str, str]:
+    """``entrypoint.py`` in a process whose stderr is a pseudo-terminal (stdout a pipe):
+    (exit status, stdout, what the terminal showed)."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(
+        [sys.executable, str(FAST_ENTRYPOINT)],
+        cwd=action.workspace,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+    ) as process:
+        os.close(secondary)
+        shown = bytearray()
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(primary)
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode()
+        status = process.wait(timeout=120)
+    return status, stdout, shown.decode(errors="replace")
+
+
+def test_a_terminal_shows_a_progress_bar_and_stdout_stays_json(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator._projects[PROJECT].archive_size = 3 << 20
+    status, stdout, terminal = run_with_stderr_on_a_terminal(action, action.env({}, github=False))
+
+    assert status == 0, terminal
+    assert int(json.loads(stdout)["size"]) > 0
+    bar = [part for part in terminal.split("\r") if "100%" in part]
+    assert bar and "|" in bar[-1] and "B/s" in bar[-1], terminal
+    assert f"project {PROJECT} (main): download and verify" in terminal
+    assert "export job" in terminal  # the log lines are still there, above the bar
+
+
+def test_without_a_terminal_there_is_no_progress_bar(action: Action, emulator: Emulator) -> None:
+    emulator._projects[PROJECT].archive_size = 3 << 20
+    run = action(github=False, process=True)
+
+    assert run.exit_code == 0, run.log
+    assert "\r" not in run.stderr and "100%" not in run.stderr
+
+
+def test_in_actions_a_terminal_gets_no_progress_bar(action: Action, emulator: Emulator) -> None:
+    emulator._projects[PROJECT].archive_size = 3 << 20
+    status, stdout, terminal = run_with_stderr_on_a_terminal(action, action.env({}))
+
+    assert status == 0, stdout + terminal
+    assert "100%" not in terminal and "B/s" not in terminal
+    assert "::group::" in stdout  # the runner's log, on stdout as before
+
+
+def test_a_download_given_a_progress_callback_tells_it_every_chunk_instead_of_logging(
+    tmp_path: Path,
+) -> None:
+    with Emulator() as pc:
+        pc.add_project(5, archive_size=3 << 20)
+        auth = {"Authorization": f"Bearer {pc.token}"}
+        with requests.Session() as session:
+            job = session.post(f"{pc.api_url}/projects/5/export", headers=auth).json()
+            url = session.get(f"{pc.api_url}/jobs/{job['id']}", headers=auth).json()["data"]["url"]
+        ticks = iter(range(0, 10_000, 2))  # two seconds a look: periodic lines would be due
+        lines: list[str] = []
+        moves: list[tuple[int, int | None]] = []
+
+        archive = download(
+            lambda: str(url),
+            tmp_path / "a.zip",
+            session=requests.Session(),
+            log=lines.append,
+            clock=lambda: float(next(ticks)),
+            progress=lambda done, total: moves.append((done, total)),
+        )
+
+    assert len(moves) > 3
+    assert moves[-1] == (archive.size, archive.size)
+    assert [done for done, _ in moves] == sorted(done for done, _ in moves)
+    assert not [line for line in lines if line.startswith("downloaded ")]
