@@ -212,8 +212,13 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
             raise
         log(f"account {settings.user_id} lists {len(listed)} projects")
     selection = select_projects(requested, listed, settings.exclusions)
-    for item in settings.exclusions.unmatched([*requested, *listed]):
-        ctx.workflow.warning(f"exclude: '{item}' matched no project; check it for a typo.")
+    considered = [*requested, *listed]
+    unnamed = sum(1 for project in considered if not project.name)
+    for item in settings.exclusions.unmatched(considered):
+        ctx.workflow.warning(
+            f"exclude: '{item}' matched no project; check it for a typo"
+            + (f" ({unnamed} project names could not be read)." if unnamed else ".")
+        )
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
     excluded += selection.excluded
