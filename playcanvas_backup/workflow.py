@@ -161,7 +161,8 @@ class Workflow:
                 name: _embedded(value) if name in structured else value
                 for name, value in redacted.items()
             }
-            self._line(self._out, json.dumps(shown, ensure_ascii=False))
+            # ASCII: no character a terminal could act on, whatever a name holds.
+            self._line(self._out, json.dumps(shown))
             return
         if not (self.in_actions and self._output_file):
             for name, value in redacted.items():

@@ -58,6 +58,15 @@ def test_outside_actions_outputs_are_one_json_object_and_masks_are_not_printed()
     assert err.getvalue() == ""
 
 
+def test_the_json_outputs_are_ascii_that_reads_back_to_the_values() -> None:
+    out = io.StringIO()
+    workflow = Workflow({}, out=out, err=io.StringIO())
+    workflow.set_outputs({"path": "Café\x9b31m.zip"})
+
+    assert out.getvalue().isascii()
+    assert json.loads(out.getvalue()) == {"path": "Café\x9b31m.zip"}
+
+
 def test_outside_actions_the_github_format_prints_name_value_lines() -> None:
     out = io.StringIO()
     workflow = Workflow({}, out=out, err=io.StringIO(), output_format="github")
