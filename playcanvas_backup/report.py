@@ -43,8 +43,6 @@ class ArchiveResult:
     error: str | None = None
     #: The zip's CRCs were checked (``verify: true``).
     verified: bool = False
-    #: False when the run stopped before this archive was tried (a refused token).
-    attempted: bool = True
     #: The project's name on PlayCanvas (untrusted text), when it was read.
     project_name: str | None = None
     #: Of the ``.age`` file at ``path`` (``encrypt-to``); ``sha256``/``size`` stay the

@@ -147,10 +147,10 @@ def _stopped_by(refused: TokenRefused, settings: Settings, results: list[Archive
     reason = "PlayCanvas refused the token (401); the run stopped."
     for index, result in enumerate(results):
         if result.error is None and not result.archived:
-            results[index] = replace(result, error=reason, attempted=False)
+            results[index] = replace(result, error=reason)
     planned = {result.project_id for result in results}
     results += [
-        ArchiveResult(project_id, settings.branch or "main", None, error=reason, attempted=False)
+        ArchiveResult(project_id, settings.branch or "main", None, error=reason)
         for project_id in settings.project_ids
         if project_id not in planned
     ]
