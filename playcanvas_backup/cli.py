@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__, doctor, report
 from .config import INPUTS, Settings, load, raw_inputs
 from .errors import BackupError, InputError
-from .report import ArchiveResult, shown_path
-from .units import human_size
+from .report import ArchiveResult
 from .workflow import Workflow
 
 if TYPE_CHECKING:
     from .projects import Excluded
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+#: How a local run prints its outputs (``--output-format``).
+OUTPUT_FORMATS = ("json", "github")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,20 +46,62 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 all archives saved, 1 any archive failed or none saved (dry "
             "runs aside), 2 invalid input, "
             "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
-            "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
-            "Example: playcanvas-backup --project-id 123456 --all-branches true"
+            "The token can also come from PLAYCANVAS_ACCESS_TOKEN. A true/false flag alone "
+            "means true (--all-branches), --no-<flag> means false (--no-verify), and "
+            "--<flag> true|false works too. Example: "
+            "playcanvas-backup --project-id 123456 --all-branches"
         ),
     )
     for spec in INPUTS:
         default = f" (default: {spec.default})" if spec.default else ""
-        parser.add_argument(
-            spec.flag,
-            dest=spec.dest,
-            metavar=spec.dest.upper(),
-            help=spec.help.replace("%", "%%") + default,
-        )
+        if spec.boolean:
+            parser.add_argument(
+                spec.flag,
+                dest=spec.dest,
+                action=OptionalBoolean,
+                help=spec.help.replace("%", "%%") + default,
+            )
+            parser.add_argument(
+                "--no-" + spec.name, dest=spec.dest, action="store_const", const="false",
+                help=argparse.SUPPRESS,
+            )  # fmt: skip
+        else:
+            parser.add_argument(
+                spec.flag,
+                dest=spec.dest,
+                metavar=spec.dest.upper(),
+                help=spec.help.replace("%", "%%") + default,
+            )
+    parser.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        help=(
+            "How a local run prints its outputs on stdout (logs go to stderr): one JSON "
+            "object (json, the default) or name=value lines (github). In GitHub Actions "
+            "the outputs go to GITHUB_OUTPUT."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+class OptionalBoolean(argparse.Action):
+    """A boolean input's flag: alone it means ``true`` (``--verify``), and it still takes
+    a value (``--verify false``), checked with the other inputs so that a wrong one names
+    the input. ``--no-verify`` (a plain constant) means ``false``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", const="true", **kwargs)
+        self.metavar = "true|false"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
 
 
 def main(
@@ -76,9 +119,10 @@ def main(
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
-    workflow = Workflow(env, out=out, err=err)
-    # First thing, before anything can echo it.
+    workflow = Workflow(env, out=out, err=err, output_format=args.output_format or "json")
+    # First thing, before anything can echo them.
     workflow.mask(given.get("access-token", ""))
+    workflow.mask(given.get("github-token", ""))
     previous = _stop_on_signals()
     try:
         return _main(given, env, workflow)
@@ -149,19 +193,14 @@ def _report(
     excluded: list[Excluded],
     problem: str | None = None,
 ) -> None:
-    """One line per archive (a local run), then the outputs, the summary, the annotations."""
-    if not settings.in_github_actions:
-        for r in results:
-            where = shown_path(r.path, settings.workspace) if r.path else None
-            done = f"saved {where} ({human_size(r.size or 0)})" if where else ""
-            failed = f"failed: {r.error}" if r.error else ""
-            line = "; ".join(part for part in (done, failed) if part) or "planned (dry run)"
-            workflow.info(f"project {r.project_id} ({r.branch}): {line}")
+    """The outputs (with the run's ``archives-file``) and the summary; a local run ends
+    with the summary's headline (each archive's saved or failed line was logged as it
+    happened, once)."""
     archives_file = _write_archives(settings, workflow, results)
     values = report.outputs(
         results, settings.workspace, secrets=workflow.secrets, archives_file=archives_file
     )
-    workflow.set_outputs(values)
+    workflow.set_outputs(values, structured=report.JSON_OUTPUTS)
     workflow.summary(
         report.summary(
             results,
@@ -172,12 +211,8 @@ def _report(
             problem=problem,
         )
     )
-    for result in results:
-        if result.error and result.attempted:
-            workflow.error(
-                result.error,
-                title=f"Backup of project {result.project_id} ({result.branch}) failed",
-            )
+    if not settings.in_github_actions:
+        workflow.info(report.headline(results, dry_run=settings.dry_run))
 
 
 def _write_archives(

@@ -134,7 +134,7 @@ def main(
     # redacted); in the summary's code block no backquote can close the block early.
     lines = [workflow.clean(line) for line in render(checkup, settings)]
     for line in lines:
-        workflow.info(line)
+        workflow.result(line)
     block = "\n".join(line.replace("`", "'") for line in lines)
     workflow.summary(f"### PlayCanvas backup doctor\n\n```text\n{block}\n```\n")
     return EXIT_CAN_RUN if checkup.can_run else EXIT_CANNOT_RUN

@@ -32,6 +32,8 @@ from .units import human_duration, human_size
 if TYPE_CHECKING:
     from .projects import Excluded
 
+#: The outputs whose values are JSON text (a local run's JSON embeds them as JSON).
+JSON_OUTPUTS = frozenset({"projects", "archives"})
 #: GitHub refuses a step summary over 1 MiB; lines past this many bytes are left out.
 SUMMARY_LIMIT = 1_000_000
 #: The most bytes the ``archives`` output holds (its full list: ``archives-file``).
@@ -57,8 +59,6 @@ class ArchiveResult:
     error: str | None = None
     #: The zip's CRCs were checked (``verify: true``).
     verified: bool = False
-    #: False when the run stopped before this archive was tried (a refused token).
-    attempted: bool = True
     #: The project's name on PlayCanvas (untrusted text), when it was read.
     project_name: str | None = None
     #: Of the ``.age`` file at ``path`` (``encrypt-to``); ``sha256``/``size`` stay the
@@ -235,21 +235,14 @@ def summary(
     """The step summary: a Markdown table, one row per archive, failures with their reason,
     then the projects ``exclude`` left out; ``problem`` is what failed the run as a whole."""
     secrets = tuple(secrets)
-    saved = [r for r in results if r.archived and not r.error]
-    checked = " and verified" if saved and all(r.verified for r in saved) else ""
-    plural = "s" if len(results) != 1 else ""
-    headline = (
-        f"Dry run: {len(results)} archive{plural} planned, nothing exported."
-        if dry_run
-        else f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
-    )
+    top = headline(results, dry_run=dry_run)
     if problem:
         problem = untrusted.clean(problem, secrets=secrets, limit=untrusted.MAX_MESSAGE)
-        headline += f"\n\n❌ {untrusted.markdown_code(problem)}"
+        top += f"\n\n❌ {untrusted.markdown_code(problem)}"
     lines = [
         "### PlayCanvas backup",
         "",
-        headline,
+        top,
         "",
         "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
         "| --- | --- | --- | ---: | --- | ---: | --- |",
@@ -286,6 +279,16 @@ def _within(lines: list[str], room: int, note: str) -> list[str]:
 
 def _size(lines: list[str]) -> int:
     return sum(len(line.encode()) + 1 for line in lines)
+
+
+def headline(results: Sequence[ArchiveResult], *, dry_run: bool = False) -> str:
+    """The run in one sentence: how many archives were saved (or planned) of how many."""
+    saved = [r for r in results if r.archived and not r.error]
+    checked = " and verified" if saved and all(r.verified for r in saved) else ""
+    plural = "s" if len(results) != 1 else ""
+    if dry_run:
+        return f"Dry run: {len(results)} archive{plural} planned, nothing exported."
+    return f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
 
 
 def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:

@@ -161,10 +161,10 @@ def _stopped_by(refused: TokenRefused, settings: Settings, results: list[Archive
     reason = "PlayCanvas refused the token (401); the run stopped."
     for index, result in enumerate(results):
         if result.error is None and not result.archived:
-            results[index] = replace(result, error=reason, attempted=False)
+            results[index] = replace(result, error=reason)
     planned = {result.project_id for result in results}
     results += [
-        ArchiveResult(project_id, settings.branch or "main", None, error=reason, attempted=False)
+        ArchiveResult(project_id, settings.branch or "main", None, error=reason)
         for project_id in settings.project_ids
         if project_id not in planned
     ]
@@ -235,6 +235,13 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
         for pid in settings.project_ids
     ]
     selection = select_projects(requested, listed, settings.exclusions)
+    considered = [*requested, *listed]
+    unnamed = sum(1 for project in considered if not project.name)
+    for item in settings.exclusions.unmatched(considered):
+        ctx.workflow.warning(
+            f"exclude: '{item}' matched no project; check it for a typo"
+            + (f" ({unnamed} project names could not be read)." if unnamed else ".")
+        )
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
     excluded += selection.excluded
@@ -519,7 +526,10 @@ def download_and_encrypt(
     ``<destination>.age`` from its temporary name, which is gone when this returns."""
     settings, label = ctx.settings, _label(result)
     encrypting = bool(settings.recipients)
-    with ctx.workflow.group(f"{label}: download and verify"):
+    with (
+        ctx.workflow.group(f"{label}: download and verify"),
+        ctx.workflow.progress_bar(label) as progress,
+    ):
         saved = download(
             _download_link(ctx, job, deadline),
             destination,
@@ -532,6 +542,7 @@ def download_and_encrypt(
             deadline=deadline,
             environ=settings.download_env,
             place=not encrypting,
+            progress=progress,
         )
     if not encrypting:
         return saved, _saved(ctx, result, saved, started_at)
@@ -696,7 +707,7 @@ def _failed(
 ) -> ArchiveResult:
     message = str(exc) if isinstance(exc, BackupError) else f"Unexpected error: {exc!r}"
     ctx.workflow.debug("".join(traceback.format_exception(exc)))
-    ctx.workflow.info(f"{_label(result)}: failed: {message}")
+    ctx.workflow.error(message, title=f"Backup of {_label(result)} failed")
     return replace(result, error=message, seconds=ctx.clock() - started_at)
 
 

@@ -281,7 +281,9 @@ def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run
     print("== checks")
     check(run.status == 0, "the action exited 0")
     folder = run.workspace / BACKUPS
-    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    # Beside the archives: the run's archives-file (a .json list), nothing else.
+    everything = sorted(folder.iterdir()) if folder.is_dir() else []
+    files = [f for f in everything if f.suffix != ".json"]
     check(
         len(files) == 1 and files[0].suffix == ".age",
         "only the .age file is kept: no plaintext archive in the backup folder",

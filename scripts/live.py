@@ -102,14 +102,14 @@ def local(env: Mapping[str, str]) -> int:
         if done.returncode != 0:
             print(f"live check failed: the backup exited {done.returncode}")
             return 1
-        outputs = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line[:20])
+        outputs = json.loads(done.stdout)  # outside Actions: one JSON object on stdout
         problems = check(
             {
                 "GITHUB_WORKSPACE": scratch,
-                "ARCHIVE_PATH": outputs.get("path", ""),
-                "ARCHIVE_SHA256": outputs.get("sha256", ""),
-                "ARCHIVE_SIZE": outputs.get("size", ""),
-                "ARCHIVES": outputs.get("archives", ""),
+                "ARCHIVE_PATH": str(outputs.get("path") or ""),
+                "ARCHIVE_SHA256": str(outputs.get("sha256") or ""),
+                "ARCHIVE_SIZE": str(outputs.get("size") or ""),
+                "ARCHIVES": json.dumps(outputs.get("archives", [])),
             }
         )
     return report(problems)

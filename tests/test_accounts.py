@@ -48,6 +48,18 @@ def test_backs_up_every_project_of_the_account_less_the_excluded(
     assert f"owner_id {ORG}" in run.log
 
 
+def test_an_exclude_pattern_that_matched_no_project_is_a_warning_naming_it(
+    action: Action, org: Emulator
+) -> None:
+    run = action(project_id="", user_id=str(ORG), exclude="sandbox*, sandbx*, 999")
+
+    assert run.exit_code == 0, run.log
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 2, run.stdout
+    assert "'999' matched no project" in warnings[0]
+    assert "'sandbx*' matched no project" in warnings[1]
+
+
 def test_project_ids_and_the_account_together_count_each_project_once(
     action: Action, org: Emulator
 ) -> None:

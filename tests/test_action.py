@@ -156,19 +156,20 @@ def test_writes_to_an_absolute_path_and_reports_it_absolute(action: Action) -> N
     assert "outside the workspace" in run.stdout
 
 
-def test_runs_locally_and_prints_the_outputs(action: Action) -> None:
+def test_runs_locally_with_logs_on_stderr_and_the_outputs_as_json_on_stdout(
+    action: Action,
+) -> None:
     run = action(github=False, process=True)
 
     assert run.exit_code == 0, run.log
     assert "::add-mask::" not in run.log
     assert action.emulator.token not in run.log
-    lines = dict(
-        line.split("=", 1)
-        for line in run.stdout.splitlines()
-        if "=" in line and line.split("=", 1)[0] in {"path", "sha256", "size", "job-id", "archives"}
-    )
-    assert set(lines) == {"path", "sha256", "size", "job-id", "archives"}
-    assert (run.workspace / lines["path"]).is_file()
+    outputs = json.loads(run.stdout)  # stdout is the one JSON object, nothing else
+    assert {"path", "sha256", "size", "job-id", "projects", "archives"} <= set(outputs)
+    assert (run.workspace / outputs["path"]).is_file()
+    assert outputs["projects"] == [PROJECT]
+    assert outputs["archives"][0]["sha256"] == outputs["sha256"]
+    assert "export job" in run.stderr
 
 
 def test_flags_win_over_the_environment(action: Action, emulator: Emulator) -> None:
@@ -365,15 +366,19 @@ def test_the_summary_does_not_say_verified_when_verify_is_off(action: Action) ->
     assert "verified" not in run.summary
 
 
-def test_a_local_run_ends_with_one_line_per_archive(action: Action, emulator: Emulator) -> None:
+def test_a_local_run_says_each_failure_and_each_saved_archive_once(
+    action: Action, emulator: Emulator
+) -> None:
     run = action(github=False, project_id=f"999 {PROJECT}")
 
-    lines = run.stdout.splitlines()
-    first_output = next(i for i, line in enumerate(lines) if line.startswith("path="))
-    failed, saved = lines[first_output - 2 : first_output]
-    assert failed.startswith("project 999 (main): failed: ") and "Project not found" in failed
-    path = lines[first_output].removeprefix("path=")
-    assert saved.startswith(f"project {PROJECT} (main): saved {path} (") and "KiB" in saved
+    assert run.exit_code == 1
+    lines = run.stderr.splitlines()
+    failures = [line for line in lines if "Project not found" in line]
+    assert len(failures) == 1, run.stderr
+    assert failures[0].startswith("error: Backup of project 999 (main) failed: ")
+    path = json.loads(run.stdout)["path"]
+    assert len([line for line in lines if path in line]) == 1, run.stderr
+    assert lines[-1] == "1 of 2 archives saved and verified."
 
 
 def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> None:

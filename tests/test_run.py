@@ -109,7 +109,7 @@ def test_an_unexpected_exception_fails_its_archive_only(
     assert first.error is not None and "OSError" in first.error
     assert first.path is not None and first.path.is_file()  # the saved archive stays
     assert second.error is None and second.artifact_id == 7
-    assert "project 1 (main): failed: Unexpected error" in log
+    assert "error: Backup of project 1 (main) failed: Unexpected error" in log
 
 
 def test_file_names_and_artifact_names_do_not_collide_with_each_other(
