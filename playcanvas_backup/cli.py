@@ -19,7 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, report
-from .config import INPUTS, Settings, load, raw_inputs
+from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
 from .report import ArchiveResult, shown_path
 from .units import human_size
@@ -74,6 +74,8 @@ def main(
     workflow = Workflow(env, out=out, err=err)
     # First thing, before anything can echo it.
     workflow.mask(given.get("access-token", ""))
+    for warning in unknown_inputs(env):
+        workflow.warning(warning, title="Unknown input")
     previous = _stop_on_signals()
     try:
         return _main(given, env, workflow)
