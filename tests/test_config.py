@@ -376,11 +376,6 @@ def test_docker_uses_gets_the_same_settings_as_action_yml_defaults() -> None:
     assert as_docker.upload_artifact  # action.yml's upload-artifact: true, in Actions
 
 
-def test_every_input_without_a_default_in_action_yml_is_required() -> None:
-    defaults = action_yml_defaults()
-    assert [s.name for s in INPUTS if s.name not in defaults] == ["access-token"]
-
-
 def test_a_misspelt_input_is_warned_about_with_the_nearest_name() -> None:
     assert unknown_inputs({"INPUT_ALL-BRANCH": "true"}) == [
         "`all-branch` is not an input; did you mean `all-branches`? It is ignored."
