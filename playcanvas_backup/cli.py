@@ -20,7 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, doctor, report
-from .config import INPUTS, Settings, load, raw_inputs
+from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
 from .report import ArchiveResult
 from .workflow import Workflow
@@ -123,6 +123,8 @@ def main(
     # First thing, before anything can echo them.
     workflow.mask(given.get("access-token", ""))
     workflow.mask(given.get("github-token", ""))
+    for warning in unknown_inputs(env):
+        workflow.warning(warning, title="Unknown input")
     previous = _stop_on_signals()
     try:
         return _main(given, env, workflow)

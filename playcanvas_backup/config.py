@@ -8,6 +8,7 @@ Nothing else in the package reads the process environment.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
@@ -241,6 +242,27 @@ def raw_inputs(env: Mapping[str, str], flags: Mapping[str, str | None]) -> dict[
         if value is not None:
             given[spec.name] = value
     return given
+
+
+def unknown_inputs(env: Mapping[str, str]) -> list[str]:
+    """A warning for each ``INPUT_*`` variable that names no input, with the nearest one.
+
+    Under ``uses: docker://...`` the runner reads no action.yml: it passes every ``with:``
+    key through as ``INPUT_<KEY>`` (upper-cased, blanks as ``_``) and applies no default,
+    so a misspelt key would otherwise be ignored without a word. Both spellings of an
+    input (``INPUT_PROJECT-ID``, ``INPUT_PROJECT_ID``) are known.
+    """
+    known = {f"INPUT_{n.upper()}" for s in INPUTS for n in (s.name, s.dest)}
+    names = [spec.name for spec in INPUTS]
+    warnings = []
+    for variable in sorted(env):
+        if not variable.startswith("INPUT_") or variable in known:
+            continue
+        key = variable.removeprefix("INPUT_").lower()
+        nearest = difflib.get_close_matches(key.replace("_", "-"), names, n=1, cutoff=0.6)
+        hint = f"; did you mean `{nearest[0]}`?" if nearest else "."
+        warnings.append(f"`{key}` is not an input{hint} It is ignored.")
+    return warnings
 
 
 def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Settings:

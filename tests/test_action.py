@@ -650,3 +650,16 @@ def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: E
     assert run.exit_code == 2
     assert "Input 'path'" in run.stdout and "cannot be created" in run.stdout
     assert emulator.requests == []
+
+
+def test_a_with_key_that_is_no_input_is_warned_about_and_the_run_goes_on(
+    action: Action,
+) -> None:
+    run = action(env={"INPUT_ALL-BRANCH": "true"})
+
+    assert run.exit_code == 0, run.log
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert warnings == [
+        "::warning title=Unknown input::`all-branch` is not an input; "
+        "did you mean `all-branches`? It is ignored."
+    ]
