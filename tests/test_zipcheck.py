@@ -270,3 +270,34 @@ def test_a_member_name_in_a_verdict_carries_no_control_characters(tmp_path: Path
 
     assert "fails its CRC check" in str(failure.value)
     assert "\n" not in str(failure.value) and "\x1b" not in str(failure.value)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_a_good_archive_checked_in_one_pass_is_not_read_again(layout: str, tmp_path: Path) -> None:
+    data = LAYOUTS[layout]()
+    path = tmp_path / "a.zip"
+    path.write_bytes(data)
+
+    verdict = check_file(path, stream=streamed(data))
+
+    assert verdict.read_back is None
+    with zipfile.ZipFile(path) as archive:
+        assert verdict.members == len(archive.infolist())
+
+
+def test_a_single_pass_that_disagrees_with_the_directory_does_not_count(tmp_path: Path) -> None:
+    """The data matches its local headers, but the directory (what zipfile reads) gives
+    another CRC: the data is read back and judged against the directory."""
+    central = GOOD.rfind(b"PK\x01\x02")
+    data = flipped(GOOD, central + 16)  # the last entry's CRC-32
+    path = tmp_path / "a.zip"
+    path.write_bytes(data)
+    lines: list[str] = []
+
+    with pytest.raises(VerificationFailed, match="fails its CRC check"):
+        check_file(path, stream=streamed(data), log=lines.append)
+
+    assert lines == [
+        "checking the zip by reading it back (the members and the central directory "
+        "disagree; a single pass cannot vouch for it)"
+    ]
