@@ -506,7 +506,7 @@ def run_case(
         counts.rejected += 1
         accepted, _, _ = oracle(path)
         if accepted:
-            reason = re.sub(r"[\d,]+", "N", str(exc).split(";")[0])
+            reason = re.sub(r"\d[\d,]*", "N", str(exc).split(";")[0])
             counts.false_rejects[reason.split("zip (")[-1][:80]] += 1
         return
     except Exception as exc:
