@@ -175,12 +175,14 @@ def download(
             # The disk catches up with the last bytes while (rarely) the zip is read back.
             synced = hasher.submit(os.fsync, fd)
             try:
-                if verify_zip and not transfer.zip_proven():
-                    log(
-                        "checking the zip by reading it back "
-                        f"({transfer.zip_unproven()}; a single pass cannot vouch for it)"
+                if verify_zip:
+                    check_file(
+                        part,
+                        limits=limits,
+                        tick=_CheckProgress(log, clock, time_left),
+                        stream=transfer.zip_stream(),
+                        log=log,
                     )
-                    check_file(part, limits=limits, tick=_CheckProgress(log, clock, time_left))
             finally:
                 wait_for([synced])
             synced.result()
@@ -311,11 +313,9 @@ class _Transfer:
             for user in users:
                 user.result()
 
-    def zip_proven(self) -> bool:
-        return self._zip is not None and self._zip.finish()
-
-    def zip_unproven(self) -> str:
-        return (self._zip.unproven if self._zip is not None else None) or "no data"
+    def zip_stream(self) -> ZipStream | None:
+        """What the single pass over the zip found (None: it did not run)."""
+        return self._zip
 
     def sha256_hex(self) -> str:
         return self._sha256.hexdigest()
