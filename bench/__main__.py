@@ -1,5 +1,6 @@
 """``make bench``: measure the action side by side with the tools it competes with, print
-the tables and write them to bench/results.md (the README's "Performance" section).
+the tables and write them to bench/results.md (the README links there; bench/README.md
+says how to read them).
 
     .venv/bin/python -m bench                 # everything, about 5 minutes
     .venv/bin/python -m bench download memory # only these benchmarks
@@ -76,7 +77,7 @@ def main(argv: list[str]) -> int:
 
 
 def header(command: str, quick: bool) -> str:
-    """The command and the machine, as the README shows them above the tables."""
+    """The command and the machine, as bench/results.md shows them above the tables."""
     cpu = "unknown CPU"
     with open("/proc/cpuinfo") as info:
         for line in info:
