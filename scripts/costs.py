@@ -25,7 +25,7 @@ import math
 
 #: Days in the month GitHub's storage is billed over (a GB kept 30 days is one GB-month).
 DAYS_PER_MONTH = 30
-#: Megabytes in a gigabyte (decimal units, as GitHub's billing states sizes).
+#: Megabytes in a gigabyte (decimal units, as the README states sizes).
 MB_PER_GB = 1000
 
 
@@ -54,7 +54,9 @@ def storage_gb_months(
     )
 
 
-def run_gb_months(*, projects: int, branches: float, archive_mb: float, retention_days: int) -> float:
+def run_gb_months(
+    *, projects: int, branches: float, archive_mb: float, retention_days: int
+) -> float:
     """GB-months one nightly run adds: its uploads, each kept ``retention_days`` of a 30-day
     month. Thirty of them make :func:`storage_gb_months`."""
     kept = storage_gb(

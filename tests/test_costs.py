@@ -3,12 +3,14 @@ is recomputed here from the example's own figures, so the text and the sums cann
 
 from __future__ import annotations
 
+import doctest
 import re
 from pathlib import Path
 
 import pytest
 
 from playcanvas_backup.doctor import PLANS
+from scripts import costs
 from scripts.costs import (
     export_windows,
     nightly_upload_gb,
@@ -45,6 +47,10 @@ def example_figures() -> dict[str, int]:
 def number(value: float) -> str:
     """How the README writes a figure: whole numbers bare, else one decimal."""
     return f"{value:g}" if value == int(value) else f"{value:.1f}"
+
+
+def test_the_module_s_examples_hold() -> None:
+    assert doctest.testmod(costs).failed == 0
 
 
 def test_storage_is_nights_uploads_times_retention() -> None:
