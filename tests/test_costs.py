@@ -59,8 +59,9 @@ def test_storage_is_nights_uploads_times_retention() -> None:
 
 
 def test_a_month_of_runs_adds_up_to_the_steady_storage_in_gb_months() -> None:
-    figures = {"projects": 7, "branches": 1.5, "archive_mb": 40, "retention_days": 90}
-    assert 30 * run_gb_months(**figures) == pytest.approx(storage_gb_months(**figures))
+    per_run = run_gb_months(projects=7, branches=1.5, archive_mb=40, retention_days=90)
+    month = storage_gb_months(projects=7, branches=1.5, archive_mb=40, retention_days=90)
+    assert 30 * per_run == pytest.approx(month)
 
 
 def test_exports_start_in_whole_windows() -> None:
