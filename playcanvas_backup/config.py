@@ -8,7 +8,6 @@ Nothing else in the package reads the process environment.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Mapping
@@ -18,7 +17,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from . import templates, visibility
+from .download.urls import is_loopback
 from .errors import InputError
+from .http import Network
 from .inputs import (
     MAX_ID_DIGITS,
     parse_boolean,
@@ -33,23 +34,10 @@ if TYPE_CHECKING:
     from .projects import Exclusions
 
 DEFAULT_API_URL = "https://playcanvas.com/api"
-#: The environment variables the archive download reads (a proxy, a CA bundle).
-DOWNLOAD_ENV = frozenset(
-    {
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    }
-)
 #: The longest ``timeout`` accepted: a week.
 MAX_TIMEOUT = 7 * 24 * 3600
 #: The longest poll interval accepted: an hour.
 MAX_POLL_INTERVAL = 3600
-#: A file name's limit on every common file system, in bytes.
-MAX_NAME_BYTES = 255
 #: The longest token accepted (PlayCanvas's are 32 characters).
 _MAX_TOKEN = 4096
 
@@ -194,9 +182,10 @@ class Settings:
     overwrite: bool
     api_url: str
     in_github_actions: bool
-    #: The download's network settings from the environment: ``HTTPS_PROXY``/``NO_PROXY``
-    #: and a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), nothing else.
-    download_env: Mapping[str, str]
+    #: Every connection's network settings from the environment: ``HTTPS_PROXY``/
+    #: ``NO_PROXY`` and a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), nothing
+    #: else (:func:`http.session` makes every session from them).
+    network: Network
     #: age recipients (``encrypt-to``); empty = archives are kept as they are.
     recipients: tuple[Recipient, ...]
     dry_run: bool
@@ -314,7 +303,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         overwrite=parse_boolean("overwrite", text("overwrite"), default=False),
         api_url=_api_url(text("api-url")),
         in_github_actions=in_actions,
-        download_env={k: v for k, v in env.items() if k in DOWNLOAD_ENV and v},
+        network=Network.from_env(env),
         recipients=recipients,
         dry_run=parse_boolean("dry-run", text("dry-run"), default=False),
         artifact_runtime=runtime if upload else None,
@@ -404,16 +393,6 @@ def _check_distinct(
         raise InputError(
             name, f"'{template.text}' gives every branch the same name; add {{branch}}."
         )
-
-
-def is_loopback(host: str) -> bool:
-    """``localhost``, ``127.0.0.0/8`` or ``::1``."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _api_url(value: str) -> str:

@@ -27,13 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
-from . import scheduler
+from . import http, scheduler
 from .artifact import ArtifactUploader
 from .config import Settings
+from .deadline import Deadline
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
 from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi, Project
@@ -43,8 +43,9 @@ from .templates import Name, plan_names, timestamp_fields
 from .units import human_duration, human_size
 from .workflow import Workflow
 
-#: Uploads an archive as an artifact of this name; returns (artifact id, artifact URL).
-Upload = Callable[[Archive, str], tuple[int, str]]
+#: Uploads an archive as an artifact of this name, by the archive's deadline; returns
+#: (artifact id, artifact URL).
+Upload = Callable[[Archive, str, Deadline], tuple[int, str]]
 
 
 class TokenRefused(BackupError):
@@ -62,7 +63,10 @@ def back_up(
     """Run the backup with the real collaborators: HTTP sessions, the API client and,
     when asked, the artifact uploader. ``results`` (and ``excluded``, the projects
     ``exclude`` left out) are filled in as the run goes."""
-    with requests.Session() as api_session, requests.Session() as download_session:
+    with (
+        http.session(settings.network) as api_session,
+        http.session(settings.network) as download_session,
+    ):
         api = PlayCanvasApi(
             settings.api_url, settings.access_token, session=api_session, log=workflow.info
         )
@@ -72,7 +76,9 @@ def back_up(
                 settings.artifact_runtime,
                 retention_days=settings.retention_days,
                 overwrite=settings.overwrite,
+                network=settings.network,
                 mask=workflow.mask,
+                mask_url=workflow.mask_url,
                 log=workflow.info,
                 warn=workflow.warning,
             )
@@ -200,7 +206,7 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
     project ``user-id`` lists, less those ``exclude`` leaves out (added to ``excluded``);
     and why each requested project that could not be read failed."""
     settings, log = ctx.settings, ctx.workflow.info
-    deadline = ctx.clock() + settings.timeout
+    deadline = Deadline.after(settings.timeout, clock=ctx.clock)
     unreadable: dict[int, Exception] = {}
     requested = [_project(ctx, pid, deadline, unreadable) for pid in settings.project_ids]
     listed: list[Project] = []
@@ -222,7 +228,7 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
 
 
 def _project(
-    ctx: Context, project_id: int, deadline: float, unreadable: dict[int, Exception]
+    ctx: Context, project_id: int, deadline: Deadline, unreadable: dict[int, Exception]
 ) -> Project:
     """A requested project with its name; one that cannot be read goes on without it,
     its failure noted in ``unreadable`` (that project's archive fails with it)."""
@@ -242,7 +248,7 @@ def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
         return [ArchiveResult(project.id, "main", None, project_name=name)]
     project_id = project.id
     branches = ctx.api.list_branches(
-        project_id, deadline=ctx.clock() + settings.timeout, include_closed=True
+        project_id, deadline=Deadline.after(settings.timeout, clock=ctx.clock), include_closed=True
     )
     if settings.branch:
         branch = find_branch(project_id, branches, settings.branch)
@@ -314,9 +320,15 @@ def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveR
     pending, by_index = deque(planned), {archive.index: archive for archive in planned}
     running: dict[int, scheduler.Running] = {}
     told_window = False
+    # Waits before an export starts count too: the exports still to start wait for the
+    # export limit at most 'timeout' since the last one started, else fail with the reason.
+    queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
     while pending or running:
+        if not _may_wait(ctx, queue, pending, results):
+            pending.clear()
         while scheduler.may_start(len(pending), strict_wait=ctx.api.ready_in(STRICT)):
             archive = pending.popleft()
+            queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
             job = start_export(ctx, archive, results)
             if job is not None:
                 running[archive.index] = job
@@ -343,7 +355,7 @@ def start_export(
     """Start one export; finish it at once if its answer says it is complete already.
     Returns the job to wait for, if any."""
     result, now = results[archive.index], ctx.clock()
-    deadline = now + ctx.settings.timeout
+    deadline = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
 
     def start() -> scheduler.Running | ArchiveResult:
         job = ctx.api.start_export(result.project_id, branch_id=result.branch_id, deadline=deadline)
@@ -356,7 +368,7 @@ def start_export(
             archive.index,
             job_id=job.id,
             now=now,
-            deadline=deadline,
+            deadline=deadline.at,
             poll_interval=ctx.settings.poll_interval,
             finished=False,
         )
@@ -370,13 +382,12 @@ def look_at_job(
     """Look at one running job: finish its archive when it is complete, fail it past its
     deadline, else schedule its next look."""
     result, settings = results[archive.index], ctx.settings
+    deadline = Deadline(job.deadline, ctx.clock, settings.timeout)
 
     def look() -> scheduler.Running | ArchiveResult:
-        state = ctx.api.get_job(job.job_id, deadline=job.deadline)
+        state = ctx.api.get_job(job.job_id, deadline=deadline)
         if state.finished:
-            return conclude(
-                ctx, archive, result, state, started_at=job.started, deadline=job.deadline
-            )
+            return conclude(ctx, archive, result, state, started_at=job.started, deadline=deadline)
         now = ctx.clock()
         if now >= job.deadline:
             raise ExportFailed(
@@ -402,7 +413,7 @@ def conclude(
     job: ExportJob,
     *,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """A finished job: its error, or its archive downloaded, verified and uploaded."""
     if job.status == "error":
@@ -425,7 +436,7 @@ def finish_archive(
     job: ExportJob,
     *,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """Download and verify a complete export's archive, encrypt it if asked, then upload
     it if asked; return the archive's result (a failed upload keeps the saved archive and
@@ -443,7 +454,6 @@ def finish_archive(
             mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
             clock=ctx.clock,
             deadline=deadline,
-            environ=settings.download_env,
         )
     result = _saved(ctx, result, saved, started_at)
     if settings.recipients:
@@ -504,12 +514,12 @@ def upload_archive(
     upload: Upload,
     name: str,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """Upload a saved archive as its artifact; a failure keeps the archive, with the error."""
     try:
         _check_deadline(ctx, result, deadline, "before its upload")
-        artifact_id, artifact_url = upload(saved, name)
+        artifact_id, artifact_url = upload(saved, name, deadline)
     except Exception as exc:
         _raise_if_refused(exc)
         return _failed(ctx, result, exc, started_at)
@@ -519,7 +529,7 @@ def upload_archive(
     )
 
 
-def _download_link(ctx: Context, job: ExportJob, deadline: float) -> Callable[[], str]:
+def _download_link(ctx: Context, job: ExportJob, deadline: Deadline) -> Callable[[], str]:
     """The job's signed download link, then a fresh one each time it is asked again."""
     first: list[str | None] = [job.url]
 
@@ -532,20 +542,28 @@ def _download_link(ctx: Context, job: ExportJob, deadline: float) -> Callable[[]
                 f"Export job {job.id} is complete but PlayCanvas gave no download link. "
                 "Run the backup again."
             )
-        # The whole link, and its query alone (the signature), are credentials.
-        ctx.workflow.mask(url)
-        ctx.workflow.mask(urlsplit(url).query)
+        ctx.workflow.mask_url(url)  # the whole link, and its signature, are credentials
         return url
 
     return fetch_url
 
 
-def _check_deadline(ctx: Context, result: ArchiveResult, deadline: float, when: str) -> None:
-    if ctx.clock() >= deadline:
-        raise ExportFailed(
-            f"{_label(result)} reached its timeout ({ctx.settings.timeout:g} s) {when}. "
-            "Raise 'timeout' for a big project."
-        )
+def _check_deadline(ctx: Context, result: ArchiveResult, deadline: Deadline, when: str) -> None:
+    deadline.check(f"{_label(result)}: the steps {when}")
+
+
+def _may_wait(
+    ctx: Context, queue: Deadline, pending: deque[Planned], results: list[ArchiveResult]
+) -> bool:
+    """Whether the exports still to start may wait for PlayCanvas's export limit; if the
+    wait is longer than the queue's deadline allows, each fails with the reason."""
+    wait = ctx.api.ready_in(STRICT)
+    if not pending or queue.fits(wait):
+        return True
+    reason = queue.too_long(wait, who="PlayCanvas", purpose="for the export limit")
+    for archive in pending:
+        results[archive.index] = _failed(ctx, results[archive.index], reason, ctx.clock())
+    return False
 
 
 # -- one archive's failure stays its own ----------------------------------------------------------

@@ -24,8 +24,9 @@ from .errors import InputError
 FIELDS = ("project_id", "project_name", "branch", "branch_id", "job_id", "timestamp", "date")
 #: Fields whose values are free text that can be shortened to fit (when a template has them).
 TEXT_FIELDS = ("branch", "project_name")
-#: What no file or artifact name may hold (besides control characters).
-FORBIDDEN = frozenset('/\\:*?"<>|')
+#: What no file or artifact name may hold: the one list (GitHub's artifact names refuse
+#: exactly these; file names too, besides control characters).
+FORBIDDEN = ('"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/")
 #: Longest name, in UTF-8 bytes (the common file-system limit).
 MAX_BYTES = 255
 #: Longest file name: room is kept for the download's temporary ``.<name>.<8>.part``
