@@ -59,12 +59,12 @@ class Network:
         return {"https": self.https_proxy}
 
 
-class _Session(requests.Session):
+class Session(requests.Session):
     """A session whose proxies and CA bundle come from its :class:`Network` alone."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network | None = None) -> None:
         super().__init__()
-        self.network = network
+        self.network = network = network or Network()
         self.trust_env = False
         self.headers["User-Agent"] = USER_AGENT
         self.verify = network.ca_bundle or True
@@ -81,7 +81,7 @@ class _Session(requests.Session):
 def session(network: Network | None = None, *, connections: int = 10) -> requests.Session:
     """A new session for one client (see the module's docstring); ``connections`` is how
     many connections to one host it keeps open at once."""
-    made = _Session(network or Network())
+    made = Session(network or Network())
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections)
     made.mount("https://", adapter)
     made.mount("http://", adapter)

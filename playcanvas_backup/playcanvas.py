@@ -241,9 +241,8 @@ class PlayCanvasApi:
                 )
             skip = keys[-1]
         raise ApiError(
-            f"PlayCanvas still had more {listing.items} after {listing.max_pages} pages of "
-            f"{listing.what} ({len(seen)} {listing.items}); the list was cut off there. "
-            f"{listing.cut_hint}",
+            f"PlayCanvas listed more than {listing.max_pages} pages of {listing.what} "
+            f"({len(seen)} {listing.items}); the list was cut off there. {listing.cut_hint}",
             status=200,
         )
 

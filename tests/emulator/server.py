@@ -80,6 +80,8 @@ class Faults:
     listing_forbidden: bool = False
     #: ``GET /users/:id/projects`` answers 200 with this body instead (a malformed list).
     listing_body: Any = None
+    #: Seconds each page of ``GET /users/:id/projects`` takes to answer (a slow listing).
+    listing_page_seconds: float = 0.0
 
 
 @dataclass
@@ -446,6 +448,7 @@ class Emulator:
         if route == "users" and self.faults.listing_body is not None:
             return 200, self.faults.listing_body
         if route == "users":
+            time.sleep(self.faults.listing_page_seconds)
             skip = request.query.get("skip")
             return self._user_projects(int(parts[2]), skip[0] if skip else None)
         if int(parts[2]) not in self._projects:
