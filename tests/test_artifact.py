@@ -3,6 +3,7 @@ and the official @actions/artifact client as a peer."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
@@ -10,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import urllib.parse
 import zipfile
 import zlib
@@ -33,8 +35,10 @@ from playcanvas_backup.artifact.upload import expiry
 from playcanvas_backup.artifact.zipstream import StoredZip
 from playcanvas_backup.config import ArtifactRuntime
 from playcanvas_backup.download import Archive
-from playcanvas_backup.errors import ArtifactError
-from playcanvas_backup.retries import BLOB_UPLOAD, BlobUploadPolicy
+from playcanvas_backup.deadline import Deadline
+from playcanvas_backup.errors import ArtifactError, TimedOut
+from playcanvas_backup.retries import BLOB_UPLOAD, Policy
+from playcanvas_backup.workflow import Workflow
 from tests.act_server import ActArtifactServer, fnv32a
 from tests.artifact_service import (
     AZURITE,
@@ -158,11 +162,18 @@ class Recorder:
         self.lines: list[str] = []
         self.warnings: list[str] = []
         self.waits: list[float] = []
+        self._workflow = Workflow({}, out=io.StringIO())
+
+    def mask_url(self, url: str) -> None:
+        """What the runner is asked to mask for a URL (the one masker's choice)."""
+        before = len(self._workflow.secrets)
+        self._workflow.mask_url(url)
+        self.masked += self._workflow.secrets[before:]
 
 
 SMALL_BLOCKS = 256 << 10
 #: For the stall tests: a block that moves nothing for a second is given up on.
-QUICK = BlobUploadPolicy(stall_timeout=1.0, attempts=2)
+QUICK = dataclasses.replace(BLOB_UPLOAD, stall_timeout=1.0, attempts=2)
 
 
 def uploader(
@@ -173,7 +184,7 @@ def uploader(
     retention_days: int | None = None,
     cap: int | None = None,
     block_size: int = 8 << 20,
-    policy: BlobUploadPolicy = BLOB_UPLOAD,
+    policy: Policy = BLOB_UPLOAD,
 ) -> ArtifactUploader:
     env = service.env()
     runtime = ArtifactRuntime(
@@ -189,6 +200,7 @@ def uploader(
         retention_days=retention_days,
         overwrite=overwrite,
         mask=record.masked.append,
+        mask_url=record.mask_url,
         log=record.lines.append,
         warn=record.warnings.append,
         sleep=record.waits.append,
@@ -450,6 +462,19 @@ def test_a_stalled_block_is_given_up_on(act: ActArtifactServer, archive: Archive
     assert len(record.waits) == QUICK.attempts - 1
     (url,) = [m for m in record.masked if m.startswith("http")]
     assert_no_secret(url, str(failure.value), *record.lines)
+
+
+def test_a_stalled_store_is_given_up_on_by_the_archives_deadline(
+    act: ActArtifactServer, archive: Archive
+) -> None:
+    act.faults.stall_blocks = 100
+    record = Recorder()
+    started = time.monotonic()
+    with pytest.raises(TimedOut, match=r"artifact upload \(block 1\) did not finish within"):
+        uploader(act, record)(archive, "a", Deadline.after(2, clock=time.time))
+
+    assert time.monotonic() - started < 4  # the store's own stall limit is 300 s
+    assert len(act.block_puts()) == 1
 
 
 def test_a_stalled_block_is_sent_again(act: ActArtifactServer, archive: Archive) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import parse_output_file
@@ -38,11 +39,11 @@ def test_the_summary_is_appended_to_the_given_file(tmp_path: Path) -> None:
 
 def test_annotations_and_masks_go_to_the_given_stream(tmp_path: Path) -> None:
     workflow, out, _ = actions(tmp_path)
-    workflow.mask("s3cret")
+    workflow.mask("s3cret-42")
     workflow.error("line one\nline two: 100%", title="Backup of a, b failed")
 
     assert out.getvalue().splitlines() == [
-        "::add-mask::s3cret",
+        "::add-mask::s3cret-42",
         "::error title=Backup of a%2C b failed::line one\\nline two: 100%25",
     ]
 
@@ -50,7 +51,7 @@ def test_annotations_and_masks_go_to_the_given_stream(tmp_path: Path) -> None:
 def test_outside_actions_outputs_are_printed_and_masks_are_not(tmp_path: Path) -> None:
     out = io.StringIO()
     workflow = Workflow({}, out=out, err=out)
-    workflow.mask("s3cret")
+    workflow.mask("s3cret-42")
     workflow.set_outputs({"path": "a.zip"})
 
     assert out.getvalue() == "path=a.zip\n"
@@ -65,3 +66,39 @@ def test_a_group_is_closed_even_when_its_body_fails(tmp_path: Path) -> None:
         pass
 
     assert out.getvalue().splitlines() == ["::group::download", "::endgroup::"]
+
+
+def test_a_one_character_query_registers_no_mask_and_the_log_is_not_garbled(
+    tmp_path: Path,
+) -> None:
+    workflow, out, _ = actions(tmp_path)
+    workflow.mask_url("https://storage.example/a.zip?e")
+    workflow.info("project 1 (main): saved")
+
+    masks = [line for line in out.getvalue().splitlines() if line.startswith("::add-mask::")]
+    assert masks == ["::add-mask::https://storage.example/a.zip?e"]
+    assert "project 1 (main): saved" in out.getvalue()
+
+
+def test_short_values_and_words_are_never_masked(tmp_path: Path) -> None:
+    workflow, out, _ = actions(tmp_path)
+    for value in ("e", "sig=abc", "complete", "download"):
+        workflow.mask(value)
+    workflow.info("export complete: download e sig=abc")
+
+    assert "add-mask" not in out.getvalue()
+    assert "export complete: download e sig=abc" in out.getvalue()
+
+
+def test_a_signed_url_is_masked_whole_with_its_query_and_its_signature(tmp_path: Path) -> None:
+    workflow, out, _ = actions(tmp_path)
+    url = "https://acct.blob.core.windows.net/c/b?sv=2025-11-05&sig=Ab%2Bc0d3%3D&se=x"
+    workflow.mask_url(url)
+
+    masks = {  # as the runner reads them: "%25" is an escaped "%"
+        line.removeprefix("::add-mask::").replace("%25", "%")
+        for line in out.getvalue().splitlines()
+    }
+    assert masks == {url, urlsplit(url).query, "Ab%2Bc0d3%3D", "Ab+c0d3="}
+    workflow.info("signature Ab+c0d3= in a message")
+    assert "Ab+c0d3=" not in out.getvalue().splitlines()[-1]

@@ -68,6 +68,9 @@ class Faults:
     url_uses: int | None = None
     #: Branches per page of the branches list.
     branch_page_size: int = 50
+    #: Export answers say the strict limit is used up until this many seconds from now
+    #: (``X-RateLimit-Remaining: 0``, ``X-RateLimit-Reset``), as after a day's quota.
+    export_reset_in: float | None = None
     #: The next N exports are started at once but answered only after ``slow_seconds``.
     slow_exports: int = 0
     slow_seconds: float = 0.5
@@ -534,6 +537,9 @@ class _ApiHandler(_Handler):
             return
         allowed, rate_headers = emulator._rate_headers(kind)
         rate_headers.update(emulator.hostile.api_headers)
+        if kind == "strict" and faults.export_reset_in is not None:
+            reset = math.ceil(emulator.clock() + faults.export_reset_in)
+            rate_headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
         if not allowed:
             self._json(429, {"error": "Too many requests"}, rate_headers)
             return
