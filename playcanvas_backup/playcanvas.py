@@ -258,49 +258,10 @@ class PlayCanvasApi:
 
     def _send(self, request: _Request, deadline: Deadline) -> Any:
         kind, what = request.kind, request.what
-        wait = self.ready_in(kind)
-        if wait > 0:
-            limit = "the export limit" if kind == STRICT else "its API rate limit"
-            deadline.sleep(
-                wait,
-                who=f"{what}: PlayCanvas",
-                purpose=f"for {limit}",
-                sleep=self._sleep,
-                before=lambda: self._log(
-                    f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset"
-                ),
-            )
+        self._wait_for_window(request, deadline)
         self._windows[kind] = self._windows[kind].spend()
         self.requests_sent += 1
-        try:
-            response = self._session.request(
-                request.method,
-                self._base_url + request.path,
-                params=request.params,
-                json=request.json,
-                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-                timeout=(deadline.timeout(API_TIMEOUT[0]), deadline.timeout(API_TIMEOUT[1])),
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise ApiUnreachable(
-                f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
-                "This is final; check api-url and this machine's CA certificates."
-            ) from exc
-        except retries.UNUSABLE_REQUEST as exc:
-            raise ApiUnreachable(
-                f"{what}: the request could not be made ({type(exc).__name__}). "
-                "This is final; check api-url."
-            ) from exc
-        except requests.ReadTimeout as exc:
-            if request.method == "POST":
-                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
-            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(
-                f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
-            ) from exc
+        response = self._request(request, deadline)
         with response:
             now = self._clock()
             window = ratelimit.window_from_headers(response.headers, now)
@@ -321,12 +282,63 @@ class PlayCanvasApi:
                 f"{what}: rate limited by PlayCanvas (429 {message})",
                 retry_after=ratelimit.retry_after(response.headers, now),
             )
-        if status >= 500:
+        if retries.API.retried_status(status):
             raise TransientError(f"{what}: PlayCanvas answered {status} {message}")
         raise ApiError(
             f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
             status=status,
         )
+
+    def _wait_for_window(self, request: _Request, deadline: Deadline) -> None:
+        """Wait for the rate limit's window when it is used up, never past the deadline."""
+        kind, what = request.kind, request.what
+        wait = self.ready_in(kind)
+        limit = "the export limit" if kind == STRICT else "its API rate limit"
+        deadline.sleep(
+            wait,
+            who=f"{what}: PlayCanvas",
+            purpose=f"for {limit}",
+            sleep=self._sleep,
+            before=lambda: self._log(
+                f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset"
+            ),
+        )
+
+    def _request(self, request: _Request, deadline: Deadline) -> requests.Response:
+        """Send one request; a fault becomes final or worth retrying as ``retries.API``
+        says (an export whose answer was lost is neither: :class:`AnswerLost`)."""
+        what = request.what
+        try:
+            return self._session.request(
+                request.method,
+                self._base_url + request.path,
+                params=request.params,
+                json=request.json,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=(deadline.timeout(API_TIMEOUT[0]), deadline.timeout(API_TIMEOUT[1])),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            if not retries.API.retried_error(exc):
+                raise ApiUnreachable(
+                    f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
+                    "This is final; check api-url and this machine's CA certificates."
+                ) from exc
+            raise TransientError(f"{what}: the secure connection to PlayCanvas broke") from exc
+        except requests.ReadTimeout as exc:
+            if request.method == "POST":
+                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
+            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
+        except requests.RequestException as exc:
+            if not retries.API.retried_error(exc):
+                raise ApiUnreachable(
+                    f"{what}: the request could not be made ({type(exc).__name__}). "
+                    "This is final; check api-url."
+                ) from exc
+            raise TransientError(
+                f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
+            ) from exc
 
     def _read(self, response: requests.Response, what: str, deadline: Deadline) -> bytes:
         """The body, refused past ``MAX_BODY`` bytes (decoded) or once it has taken past

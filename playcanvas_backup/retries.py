@@ -175,10 +175,21 @@ class Policy:
     give_up_after: float | None = None
     #: A request that moves no data this long is abandoned (a stall), seconds.
     stall_timeout: float = 60.0
+    #: Whether a TLS failure other than an untrusted certificate is worth another
+    #: attempt (to a storage host, yes; to the API host it will not mend).
+    tls_retried: bool = True
 
     def retried_status(self, status: int) -> bool:
         """Whether an answer with this status is worth another attempt."""
         return status in self.statuses
+
+    def retried_error(self, exc: BaseException) -> bool:
+        """Whether a fault met while making a request is worth another attempt: a
+        dropped, refused or timed-out connection; never a request that cannot be made,
+        nor a certificate that failed verification."""
+        if isinstance(exc, requests.exceptions.SSLError) and not self.tls_retried:
+            return False
+        return retried_error(exc)
 
     def retrying(
         self,
@@ -247,6 +258,7 @@ API = Policy(
     attempts=6,
     wait=wait_as_asked(wait_exponential_jitter(multiplier=1, max=30, jitter=1)),
     counts=_not_rate_limited,
+    tls_retried=False,
 )
 DOWNLOAD = Policy(
     "archive download",

@@ -83,30 +83,7 @@ def parse(input_name: str, text: str) -> Template:
     >>> parse("filename", "{project_id}.zip").render({"project_id": 7})
     '7.zip'
     """
-    fields: set[str] = set()
-    try:
-        parts = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise InputError(
-            input_name,
-            f"'{text}' is not a valid template ({exc}); "
-            "write fields as {project_id} and no other braces.",
-        ) from exc
-    literal = ""
-    for literal_text, name, spec, conversion in parts:
-        literal += literal_text
-        if name is None:
-            continue
-        if name not in FIELDS:
-            raise InputError(
-                input_name,
-                f"unknown field {{{name}}} in '{text}'; the fields are "
-                + ", ".join(f"{{{known}}}" for known in FIELDS)
-                + ".",
-            )
-        if spec or conversion:
-            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{text}'.")
-        fields.add(name)
+    fields, literal = _fields_and_literal(input_name, text)
     bad = sorted({char for char in literal if not _allowed(char)})
     if bad:
         raise InputError(
@@ -129,6 +106,35 @@ def parse(input_name: str, text: str) -> Template:
             f"{MAX_FILE_BYTES} bytes. Shorten the template's own text.",
         )
     return Template(text, frozenset(fields))
+
+
+def _fields_and_literal(input_name: str, text: str) -> tuple[set[str], str]:
+    """The template's fields (each a known one, with no format spec) and its literal text."""
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise InputError(
+            input_name,
+            f"'{text}' is not a valid template ({exc}); "
+            "write fields as {project_id} and no other braces.",
+        ) from exc
+    fields: set[str] = set()
+    literal = ""
+    for literal_text, name, spec, conversion in parts:
+        literal += literal_text
+        if name is None:
+            continue
+        if name not in FIELDS:
+            raise InputError(
+                input_name,
+                f"unknown field {{{name}}} in '{text}'; the fields are "
+                + ", ".join(f"{{{known}}}" for known in FIELDS)
+                + ".",
+            )
+        if spec or conversion:
+            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{text}'.")
+        fields.add(name)
+    return fields, literal
 
 
 def timestamp_fields(moment: datetime) -> dict[str, str]:

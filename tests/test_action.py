@@ -660,9 +660,7 @@ def test_a_day_long_export_limit_ends_the_run_within_its_timeout_with_outputs(
     assert "1 of 2 archives saved" in run.summary
 
 
-def test_a_slow_account_listing_ends_within_the_timeout(
-    action: Action, emulator: Emulator
-) -> None:
+def test_a_slow_account_listing_ends_within_the_timeout(action: Action, emulator: Emulator) -> None:
     emulator.add_organization(4242, {5000 + n: f"p{n}" for n in range(40)})
     emulator.faults.project_page_size = 1
     emulator.faults.listing_page_seconds = 0.5

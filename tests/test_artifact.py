@@ -34,8 +34,8 @@ from playcanvas_backup.artifact.service import BackendIds
 from playcanvas_backup.artifact.upload import expiry
 from playcanvas_backup.artifact.zipstream import StoredZip
 from playcanvas_backup.config import ArtifactRuntime
-from playcanvas_backup.download import Archive
 from playcanvas_backup.deadline import Deadline
+from playcanvas_backup.download import Archive
 from playcanvas_backup.errors import ArtifactError, TimedOut
 from playcanvas_backup.retries import BLOB_UPLOAD, Policy
 from playcanvas_backup.workflow import Workflow

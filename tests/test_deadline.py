@@ -65,8 +65,7 @@ def test_a_wait_that_would_cross_the_deadline_fails_at_once_saying_why() -> None
 
     assert clock.now == 1000
     assert str(raised.value).startswith(
-        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than "
-        "'timeout' (5 s)"
+        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than 'timeout' (5 s)"
     )
 
 

@@ -616,7 +616,7 @@ def test_without_verify_a_body_shorter_than_its_length_is_not_kept(tmp_path: Pat
 
     with (
         ScriptedHost(lambda request: reply) as host,
-        pytest.raises(DownloadFailed, match="after 10 of 1000 bytes|broke off after 10 bytes"),
+        pytest.raises(DownloadFailed, match=r"after 10 of 1000 bytes|broke off after 10 bytes"),
     ):
         download(
             lambda: host.url("/a.zip"),

@@ -67,7 +67,7 @@ def test_every_client_makes_its_session_with_the_factory(emulator: Emulator) -> 
     service = ResultsService("http://127.0.0.1:1/", runtime_token("run", "job"))
 
     for client in (api, service):
-        session = client._session  # noqa: SLF001 - what the client would send with
+        session = client._session  # what the client sends with
         assert isinstance(session, http.Session) and not session.trust_env
 
 

@@ -94,9 +94,9 @@ def test_outputs_carry_branch_names_and_errors_cleaned() -> None:
 
 
 def test_outputs_and_summary_redact_the_secrets() -> None:
-    result = ArchiveResult(1, "main", None, error='token "p|`c\\1" and https://h/x?sig=abc')
-    values = outputs([result], WORKSPACE, secrets=["p|`c\\1"])
-    text = summary([result], WORKSPACE, secrets=["p|`c\\1"])
+    result = ArchiveResult(1, "main", None, error='token "p|`c\\1-42" and https://h/x?sig=abc')
+    values = outputs([result], WORKSPACE, secrets=["p|`c\\1-42"])
+    text = summary([result], WORKSPACE, secrets=["p|`c\\1-42"])
 
     for written in (values["archives"], text):
         assert "p|`c" not in written and "p\\|`c" not in written and "sig=abc" not in written

@@ -301,13 +301,12 @@ def test_a_day_long_export_limit_fails_the_waiting_archive_within_the_timeout(
     pc.faults.export_reset_in = 86_340
     start = clock.now
 
-    results, log = back_up(pc, clock, tmp_path, project_id="1 2", timeout="5")
+    results, _ = back_up(pc, clock, tmp_path, project_id="1 2", timeout="5")
 
     first, second = results
     assert first.error is None and first.path is not None and first.path.is_file()
     assert second.error is not None and second.error.startswith(
-        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than "
-        "'timeout' (5 s)"
+        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than 'timeout' (5 s)"
     )
     assert len(pc.api_requests("POST", "/export")) == 1
     assert clock.now - start <= 5

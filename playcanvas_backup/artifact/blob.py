@@ -254,6 +254,11 @@ class _Blob:
         # The exceptions' own text holds the URL, signature included: never shown.
         except requests.RequestException as exc:
             self._deadline.check(f"The artifact upload ({what})")
+            if not self._policy.retried_error(exc):
+                raise ArtifactError(
+                    f"Uploading {what} of the artifact failed ({type(exc).__name__}); "
+                    "the archive itself was saved."
+                ) from None
             if _timed_out(exc):
                 raise _Retryable(
                     f"upload progress stalled (no data moved for {stall:g} s)"
@@ -264,26 +269,30 @@ class _Blob:
         status = response.status_code
         if 200 <= status < 300:
             return
+        raise self._failure(what, status, answer, len(body))
+
+    def _failure(self, what: str, status: int, answer: bytes, size: int) -> ArtifactError:
+        """What an answer that is not 2xx means: retried (``_Retryable``) or final."""
         code = _error_code(answer)
         label = f"HTTP {status} {code}".rstrip()
         if b"quota" in answer.lower():
-            raise ArtifactError(
+            return ArtifactError(
                 f"The artifact storage is full ({label}, quota exceeded). Delete old "
                 "artifacts or raise the storage limit, then run the backup again; the "
                 "archive itself was saved."
             )
         if status in (401, 403):
-            raise ArtifactError(self._refused(label, answer))
+            return ArtifactError(self._refused(label, answer))
         if status == 413:
-            raise ArtifactError(
-                f"The artifact storage refused {what} ({len(body) / (1 << 20):.1f} MiB) as "
+            return ArtifactError(
+                f"The artifact storage refused {what} ({size / (1 << 20):.1f} MiB) as "
                 f"too large ({label}). Something in front of the runner's artifact server "
                 "limits request bodies (e.g. nginx's client_max_body_size): allow at least "
                 f"{BLOCK_SIZE >> 20} MiB."
             )
         if self._policy.retried_status(status):
-            raise _Retryable(f"the artifact storage answered {label}")
-        raise ArtifactError(
+            return _Retryable(f"the artifact storage answered {label}")
+        return ArtifactError(
             f"The artifact storage refused {what} ({label}); the archive itself was saved."
         )
 

@@ -10,13 +10,10 @@ means for the bytes on file is :mod:`.resume`'s; the bytes themselves are
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,41 +71,18 @@ def download(
     resolve: Resolve = resolve_host,
     limits: Limits = LIMITS,
 ) -> Archive:
-    """Download the archive that ``fetch_url()`` points at into ``destination``.
-
-    ``fetch_url`` is called for the first URL and again whenever the signed URL expires;
-    ``mask`` is called with every URL the download goes to (each redirect hop) before it
-    is used. ``deadline`` bounds the whole download and check: every read, wait and
-    retry. ``session`` is one of :func:`http.session`'s (its network settings say which
-    proxy and CA bundle). Returns only once the archive is complete, verified and renamed
-    into place; on any failure nothing is left at (or beside) ``destination``.
-    """
+    """Download the archive that ``fetch_url()`` points at (called again whenever the
+    signed URL expires) into ``destination``; ``mask`` gets every URL (each redirect hop)
+    before it is used; ``deadline`` bounds every read, wait and retry; ``session`` is one
+    of :func:`http.session`'s. Returns once the archive is complete, verified and renamed
+    into place; on any failure nothing is left at (or beside) ``destination``."""
     deadline = deadline or Deadline.never(clock=clock)
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, part_name = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-        )
-    except OSError as exc:
-        raise write_failed(destination.parent, exc) from exc
-    part = Path(part_name)
+    fd, part = _part_file(destination)
     fetcher: _Fetcher | None = None
     try:
-        with contextlib.ExitStack() as stack:
-            stack.callback(os.close, fd)
-            workers = (
-                stack.enter_context(ThreadPoolExecutor(1, "download-hash")),
-                stack.enter_context(ThreadPoolExecutor(1, "download-check")),
-            )
-            transfer = Transfer(
-                fd,
-                part,
-                want_crc32=want_crc32,
-                verify_zip=verify_zip,
-                limits=limits,
-                deadline=deadline,
-                workers=workers,
-            )
+        with Transfer(
+            fd, part, want_crc32=want_crc32, verify_zip=verify_zip, limits=limits, deadline=deadline
+        ) as transfer:
             fetcher = _Fetcher(
                 fetch_url,
                 transfer,
@@ -120,26 +94,29 @@ def download(
                 deadline=deadline,
                 resolve=resolve,
             )
-            _fetch_and_check(fetcher, transfer, workers[0], sleep=sleep, limits=limits)
+            _fetch_and_check(fetcher, transfer, sleep=sleep, limits=limits)
         move_into_place(part, destination)
     except BaseException as exc:
         part.unlink(missing_ok=True)
         raise _final(exc, destination, fetcher) from exc
-    return Archive(
-        destination,
-        transfer.sha256_hex(),
-        transfer.size,
-        transfer.crc32() if want_crc32 else None,
-    )
+    crc32 = transfer.crc32() if want_crc32 else None
+    return Archive(destination, transfer.sha256_hex(), transfer.size, crc32)
+
+
+def _part_file(destination: Path) -> tuple[int, Path]:
+    """A new private ``.<name>.<random>.part`` file beside ``destination``, open."""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, part_name = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise write_failed(destination.parent, exc) from exc
+    return fd, Path(part_name)
 
 
 def _fetch_and_check(
-    fetcher: _Fetcher,
-    transfer: Transfer,
-    syncer: ThreadPoolExecutor,
-    *,
-    sleep: Callable[[float], None],
-    limits: Limits,
+    fetcher: _Fetcher, transfer: Transfer, *, sleep: Callable[[float], None], limits: Limits
 ) -> None:
     """Every attempt until the archive is whole, then the zip read back if the single
     pass could not vouch for it, while the disk catches up with the last bytes."""
@@ -149,7 +126,7 @@ def _fetch_and_check(
     retrying(fetcher.attempt)
     fetcher.attempts = retrying.statistics.get("attempt_number", 1)
     transfer.finish()
-    synced = syncer.submit(transfer.sync)
+    synced = transfer.sync()
     try:
         if transfer.verify_zip and not transfer.zip_proven():
             fetcher.log(

@@ -52,19 +52,31 @@ class Transfer:
         verify_zip: bool,
         limits: Limits,
         deadline: Deadline,
-        workers: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
     ) -> None:
+        """The transfer into ``fd`` (the file at ``path``), which it closes at the end of
+        its ``with`` block, with its two worker threads."""
         self.fd, self.path = fd, path
         self.want_crc32, self.verify_zip = want_crc32, verify_zip
         #: The archive's whole size, once a header declared it.
         self.total: int | None = None
         self._limits, self._deadline = limits, deadline
-        self._hasher, self._checker = workers
+        self._hasher = ThreadPoolExecutor(1, "download-hash")
+        self._checker = ThreadPoolExecutor(1, "download-check")
         self._buffers = [memoryview(bytearray(CHUNK_SIZE)) for _ in range(BUFFERS)]
         self._users: list[list[Future[None]]] = [[] for _ in range(BUFFERS)]
         self._next = 0
         self._writeback = Writeback(fd, every=WRITEBACK_EVERY)
         self.restart()
+
+    def __enter__(self) -> Transfer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._hasher.shutdown(wait=True)
+            self._checker.shutdown(wait=True)
+        finally:
+            os.close(self.fd)
 
     def restart(self) -> None:
         """Forget every byte: the next ones are the archive's first."""
@@ -104,9 +116,9 @@ class Transfer:
             for user in users:
                 user.result()
 
-    def sync(self) -> None:
-        """Every byte received is on disk."""
-        self._writeback.sync()
+    def sync(self) -> Future[None]:
+        """Every byte received to disk, on a worker thread (the future says when)."""
+        return self._hasher.submit(self._writeback.sync)
 
     def zip_proven(self) -> bool:
         return self._zip is not None and self._zip.finish()
