@@ -451,7 +451,7 @@ def finish_archive(
             verify_zip=settings.verify,
             want_crc32=ctx.upload is not None and not settings.recipients,
             log=lambda line: ctx.workflow.info(f"{label}: {line}"),
-            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
+            mask=ctx.workflow.mask_url,  # every redirect hop's link is a credential too
             clock=ctx.clock,
             deadline=deadline,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import ipaddress
 import os
 import socket
@@ -25,6 +26,7 @@ from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import MAX_ATTEMPTS, download
 from playcanvas_backup.errors import DownloadFailed, TimedOut, VerificationFailed
 from playcanvas_backup.http import Network
+from playcanvas_backup.workflow import Workflow
 from tests.emulator import Emulator
 from tests.emulator.archives import data_start, declared_bomb, zip_bytes
 from tests.scripted_host import Reply, Request, ScriptedHost, serve_bytes, untrusted_tls
@@ -340,7 +342,6 @@ class LoopbackOnly(http.Session):
 
 def test_follows_a_redirect_and_masks_and_redacts_each_hop(tmp_path: Path) -> None:
     data = zip_bytes({"a.txt": b"hello"})
-    masked: list[str] = []
     lines: list[str] = []
 
     def script(request: Request) -> Reply:
@@ -348,17 +349,20 @@ def test_follows_a_redirect_and_masks_and_redacts_each_hop(tmp_path: Path) -> No
             return Reply(302, [("Location", "/final?sig=hop-two-secret")])
         return serve_bytes(data)(request)
 
+    workflow = Workflow({}, out=io.StringIO())
     with ScriptedHost(script) as host:
         download(
             lambda: host.url("/start?sig=first"),
             tmp_path / "a.zip",
             session=LoopbackOnly(),
-            mask=masked.append,
+            mask=workflow.mask_url,
             log=lines.append,
         )
 
     assert (tmp_path / "a.zip").read_bytes() == data
+    masked = workflow.secrets
     assert host.url("/final?sig=hop-two-secret") in masked and "sig=hop-two-secret" in masked
+    assert "hop-two-secret" in masked
     assert not any("hop-two-secret" in line for line in lines)
 
 

@@ -222,14 +222,13 @@ class _Fetcher:
         resume.check_ended(transfer)
 
     def _remember(self, url: str) -> None:
-        """Mask and redact ``url``: the whole link (and its path and query, the signature)."""
+        """Mask ``url`` (the masker decides what in it to hide: ``Workflow.mask_url``) and
+        redact it, its path and query, from this download's messages."""
         parts = urlsplit(url)
         for secret in (url, parts.path + ("?" + parts.query if parts.query else ""), parts.query):
             if secret and secret not in self._secrets:
                 self._secrets.append(secret)
         self._mask(url)
-        if parts.query:
-            self._mask(parts.query)
 
     def _open(self, first: str) -> requests.Response:
         """The response of the last hop: redirects followed by hand, each hop checked."""

@@ -20,6 +20,7 @@ import requests
 from .. import retries
 from ..errors import DownloadFailed, TransientError
 from ..units import human_size
+from ..untrusted import quoted
 from .transfer import Transfer
 
 #: Free space to keep beyond the archive itself.
@@ -135,9 +136,9 @@ def check_encoding(headers: Mapping[str, str]) -> None:
     encoding = headers.get("Content-Encoding", "").strip().lower()
     transfer = headers.get("Transfer-Encoding", "").strip().lower()
     if encoding not in {"", "identity"} or transfer not in {"", "identity", "chunked"}:
-        shown = (encoding or transfer)[:40].encode("ascii", "replace").decode()
         raise DownloadFailed(
-            f"The download host sent the archive encoded ({shown!r}) although it was asked "
+            f"The download host sent the archive encoded ({quoted(encoding or transfer)}) "
+            "although it was asked "
             "for the plain bytes; refusing to save it. Run the backup again."
         )
 
@@ -153,7 +154,7 @@ def size_header(value: str | None, name: str) -> int | None:
     if _NUMBER.fullmatch(text) and int(text) <= MAX_ARCHIVE:
         return int(text)
     raise DownloadFailed(
-        f"The download host sent an invalid {name} header ({text[:30]!r}); "
+        f"The download host sent an invalid {name} header ({quoted(text, limit=30)}); "
         "refusing the transfer. Run the backup again."
     )
 

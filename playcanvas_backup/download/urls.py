@@ -15,6 +15,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ..errors import DownloadFailed, TransientError
+from ..untrusted import quoted
 
 #: Resolves a host and port to the addresses a connection would use.
 Resolve = Callable[[str, int], list[str]]
@@ -50,7 +51,7 @@ def check_url(url: str, *, resolve: Resolve | None, loopback_ok: bool) -> None:
         host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DownloadFailed("The download link is not a valid URL; refusing to fetch it.") from exc
-    shown = repr(host[:100])
+    shown = quoted(host, limit=100)
     if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(host)):
         raise DownloadFailed(
             f"The download link is not https (host {shown}); "
