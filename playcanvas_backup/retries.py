@@ -1,17 +1,21 @@
-"""Every retry policy of the product, by name, and what each says before it waits.
+"""Every retry rule of the product, in one place: which answers and faults are worth
+another attempt, how long to wait between attempts, and when to give up.
 
-Each policy is said once, as tenacity pieces:
+One :class:`Policy` type, four named policies (an S3 destination adds its own here);
+every client asks its policy (:meth:`Policy.retried_status`, :meth:`Policy.retried_error`)
+instead of deciding, and runs its calls under :meth:`Policy.retrying`, which never waits
+past the archive's :class:`~.deadline.Deadline`:
 
 * :data:`API`: PlayCanvas API calls. 429 waits as long as PlayCanvas asks (its
   ``Retry-After`` or window reset), never less than the backoff, and is not a failed
   attempt (but 10 in a row end the call); 5xx and connection faults back off
-  exponentially; at most 6 failed attempts, never past the deadline.
+  exponentially; a TLS failure is final; at most 6 failed attempts.
 * :data:`DOWNLOAD`: the archive download (a resume counts as an attempt): 8 attempts,
-  exponential backoff, never past the archive's deadline when one is given.
+  exponential backoff.
 * :data:`ARTIFACT`: GitHub's artifact service, as its official client retries: 5
-  attempts, waits growing from 3 s.
-* :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries, waits from
-  2 s, none after 15 minutes, and a stall timeout.
+  attempts on 429/500/502/503/504, waits growing from 3 s.
+* :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries (408 too),
+  waits from 2 s, none after 15 minutes, and a stall timeout.
 
 :func:`set_testing` is the switch tests use (as stamina's ``set_testing``): the waits are
 still computed and announced, but not slept, so a test of a retry does not sleep through

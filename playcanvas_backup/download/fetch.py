@@ -267,7 +267,7 @@ class _Fetcher:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
-            if retries.retried_error(exc):
+            if retries.DOWNLOAD.retried_error(exc):
                 raise
             if retries.certificate_failed(exc):
                 raise DownloadFailed(
