@@ -10,7 +10,9 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 import urllib.parse
 import zipfile
@@ -477,6 +479,31 @@ def test_a_stalled_store_is_given_up_on_by_the_archives_deadline(
     assert len(act.block_puts()) == 1
 
 
+def test_a_signal_abandons_a_stalled_block_without_waiting_for_it(
+    act: ActArtifactServer, archive: Archive
+) -> None:
+    """SIGTERM's handler raises in the main thread: the blocks in flight on their own
+    threads are abandoned, not waited for (the store's stall limit is 300 s)."""
+
+    class Stop(BaseException):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    act.faults.stall_blocks = 100
+    previous = signal.signal(signal.SIGUSR1, stop)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stop):
+            uploader(act, Recorder())(archive, "a")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert time.monotonic() - started < 3
+
+
 def test_a_stalled_block_is_sent_again(act: ActArtifactServer, archive: Archive) -> None:
     act.faults.stall_blocks = 1
     record = Recorder()
@@ -670,6 +697,21 @@ def test_the_action_uploads_through_an_act_style_server(
     masks = {line for line in run.stdout.splitlines() if line.startswith("::add-mask::")}
     assert f"::add-mask::{signature}" in masks
     assert signature not in "\n".join(line for line in run.log.splitlines() if line not in masks)
+
+
+def test_a_stalled_artifact_store_ends_the_run_within_its_timeout_with_outputs(
+    action: Action, act: ActArtifactServer
+) -> None:
+    act.faults.stall_blocks = 100
+    started = time.monotonic()
+
+    run = action(upload_artifact="true", timeout="3", env=act.env())
+
+    assert time.monotonic() - started < 3 + 3
+    assert run.exit_code == 1
+    (archive,) = run.archives
+    assert (run.workspace / str(archive["path"])).is_file()  # the saved archive stays
+    assert "did not finish within 'timeout' (3 s)" in str(archive["error"])
 
 
 @needs_node
