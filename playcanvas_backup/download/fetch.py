@@ -98,7 +98,10 @@ def download(
         move_into_place(part, destination)
     except BaseException as exc:
         part.unlink(missing_ok=True)
-        raise _final(exc, destination, fetcher) from exc
+        final = _final(exc, destination, fetcher)
+        if final is exc:
+            raise
+        raise final from exc
     crc32 = transfer.crc32() if want_crc32 else None
     return Archive(destination, transfer.sha256_hex(), transfer.size, crc32)
 
