@@ -310,3 +310,18 @@ def test_a_day_long_export_limit_fails_the_waiting_archive_within_the_timeout(
     )
     assert len(pc.api_requests("POST", "/export")) == 1
     assert clock.now - start <= 5
+
+
+def test_a_job_that_completes_at_its_deadline_is_not_downloaded(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.job_seconds = 10
+
+    results, _ = back_up(pc, clock, tmp_path, timeout="10")
+
+    (result,) = results
+    assert result.error is not None and result.error.startswith(
+        "project 1 (main): the steps before its download did not finish within 'timeout' (10 s)"
+    )
+    assert pc.downloads() == []
+    assert list(tmp_path.iterdir()) == []
