@@ -244,6 +244,17 @@ def test_an_answer_over_the_size_cap_is_refused(pc: Emulator) -> None:
     assert len(pc.api_requests()) == 1
 
 
+def test_an_answer_over_the_size_cap_without_a_length_is_cut_off_while_read(
+    pc: Emulator,
+) -> None:
+    pc.hostile.huge_body, pc.hostile.huge_body_length = 64 * MAX_BODY, False
+
+    with pytest.raises(ApiError, match="more than 4 MiB"):
+        client(pc).get_job(1, deadline=later())
+
+    assert len(pc.api_requests()) == 1
+
+
 def test_an_answer_within_the_size_cap_is_read(pc: Emulator) -> None:
     pc.hostile.huge_body = MAX_BODY
 

@@ -668,6 +668,8 @@ class Hostile:
     endless_branches: str | None = None
     #: Every API answer is 200 with a JSON body of this many bytes (mostly blanks).
     huge_body: int | None = None
+    #: ... sent with its Content-Length (else ended by closing the connection).
+    huge_body_length: bool = True
 
 
 def _hostile_answer(handler: _ApiHandler, request: Recorded) -> bool:
@@ -685,7 +687,8 @@ def _hostile_answer(handler: _ApiHandler, request: Recorded) -> bool:
     if hostile.huge_body is not None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(hostile.huge_body))
+        if hostile.huge_body_length:
+            handler.send_header("Content-Length", str(hostile.huge_body))
         handler.end_headers()
         # Valid JSON in the end: blanks, then an empty object.
         chunk = b" " * (1 << 16)
