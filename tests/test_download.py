@@ -685,3 +685,24 @@ def test_a_connection_cut_inside_the_headers_is_retried(
 
     assert archive.path.read_bytes() == data
     assert len(host.requests) == 2
+
+
+def test_a_stalled_download_host_is_left_when_the_deadline_passes(tmp_path: Path) -> None:
+    """No byte for 30 s: the socket's timeout is the deadline's, not the 60 s stall limit."""
+    reply = Reply(200, [], b"ab", trickle=30)
+    started = time.monotonic()
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(TimedOut, match=r"'timeout' \(2 s\)"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=http.session(),
+            deadline=Deadline.after(2, clock=time.monotonic),
+            sleep=no_wait,
+        )
+
+    assert time.monotonic() - started < 4
+    assert list(tmp_path.iterdir()) == []
