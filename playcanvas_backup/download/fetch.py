@@ -1,5 +1,14 @@
 """One archive's download from its signed URL: attempts, redirects, the final rename.
 
+:func:`download` calls ``fetch_url()`` for the first URL and again whenever the signed URL
+expires; ``mask`` gets every URL (each redirect hop) before it is used; ``deadline``
+bounds every read, wait and retry; ``session`` is one of :func:`http.session`'s. It
+returns once the archive is complete, verified and renamed into place; on any failure
+nothing is left at (or beside) ``destination``. With ``place=False`` the verified archive
+stays at its private temporary name beside ``destination`` (the returned ``path``): the
+caller owns it and removes it. ``progress``, when given, is called with (bytes so far,
+total or None) after every buffer, in place of the periodic progress lines.
+
 The signed URL is a credential: it is fetched without the PlayCanvas token, never appears
 in a message (:func:`untrusted.redact` with every hop's URL), and is asked for again when
 it stops working. Everything the download host sends is untrusted: redirects are followed
@@ -70,12 +79,11 @@ def download(
     deadline: Deadline | None = None,
     resolve: Resolve = resolve_host,
     limits: Limits = LIMITS,
+    place: bool = True,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Archive:
-    """Download the archive that ``fetch_url()`` points at (called again whenever the
-    signed URL expires) into ``destination``; ``mask`` gets every URL (each redirect hop)
-    before it is used; ``deadline`` bounds every read, wait and retry; ``session`` is one
-    of :func:`http.session`'s. Returns once the archive is complete, verified and renamed
-    into place; on any failure nothing is left at (or beside) ``destination``."""
+    """Download the archive that ``fetch_url()`` points at into ``destination``, verified
+    (see the module's docstring for each argument's part)."""
     deadline = deadline or Deadline.never(clock=clock)
     fd, part = _part_file(destination)
     fetcher: _Fetcher | None = None
@@ -93,9 +101,11 @@ def download(
                 mask=mask,
                 deadline=deadline,
                 resolve=resolve,
+                progress=progress,
             )
             _fetch_and_check(fetcher, transfer, sleep=sleep, limits=limits)
-        move_into_place(part, destination)
+        if place:
+            move_into_place(part, destination)
     except BaseException as exc:
         part.unlink(missing_ok=True)
         final = _final(exc, destination, fetcher)
@@ -103,7 +113,7 @@ def download(
             raise
         raise final from exc
     crc32 = transfer.crc32() if want_crc32 else None
-    return Archive(destination, transfer.sha256_hex(), transfer.size, crc32)
+    return Archive(destination if place else part, transfer.sha256_hex(), transfer.size, crc32)
 
 
 def _part_file(destination: Path) -> tuple[int, Path]:
@@ -173,8 +183,10 @@ class _Fetcher:
         mask: Callable[[str], None],
         deadline: Deadline,
         resolve: Resolve,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         self._fetch_url = fetch_url
+        self._progress = progress
         self._disk_free = disk_free
         self._url: str | None = None
         self._transfer = transfer
@@ -213,7 +225,8 @@ class _Fetcher:
         try:
             with self._open(self._url) as response:
                 resume.start(response, transfer, log=self.log, disk_free=self._disk_free)
-                transfer.receive(response, _Progress(transfer, self.log, self._clock).update)
+                progress = _Progress(transfer, self.log, self._clock, self._progress)
+                transfer.receive(response, progress.update)
         except resume.Expired:
             self._url = None
             raise
@@ -288,17 +301,25 @@ class _Fetcher:
 
 
 class _Progress:
-    """Log bytes, percent, rate and time left, at most every few seconds."""
+    """Log bytes, percent, rate and time left, at most every few seconds; or, given
+    ``each``, tell it the bytes after every buffer instead."""
 
     def __init__(
-        self, transfer: Transfer, log: Callable[[str], None], clock: Callable[[], float]
+        self,
+        transfer: Transfer,
+        log: Callable[[str], None],
+        clock: Callable[[], float],
+        each: Callable[[int, int | None], None] | None = None,
     ) -> None:
-        self._transfer, self._log, self._clock = transfer, log, clock
+        self._transfer, self._log, self._clock, self._each = transfer, log, clock, each
         self._started = clock()
         self._start_size = transfer.size
         self._next = self._started + PROGRESS_EVERY
 
     def update(self) -> None:
+        if self._each is not None:
+            self._each(self._transfer.size, self._transfer.total)
+            return
         now = self._clock()
         if now < self._next:
             return
