@@ -49,6 +49,9 @@ class ArchiveResult:
     #: plaintext archive's, what a restore yields.
     encrypted_sha256: str | None = None
     encrypted_size: int | None = None
+    #: Where ``s3-uri`` stored it (verified), and the object's version (versioned buckets).
+    s3_uri: str | None = None
+    s3_version_id: str | None = None
 
     @property
     def archived(self) -> bool:
@@ -111,6 +114,8 @@ def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> 
         "encrypted_size": result.encrypted_size,
         "artifact_id": result.artifact_id,
         "artifact_url": result.artifact_url,
+        "s3_uri": result.s3_uri,
+        "s3_version_id": result.s3_version_id,
         "error": (
             untrusted.clean(result.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
             if result.error is not None
@@ -130,6 +135,7 @@ def summary(
     """The step summary: a Markdown table, one row per archive, failures with their reason,
     then the projects ``exclude`` left out."""
     secrets = tuple(secrets)
+    s3 = any(r.s3_uri for r in results)  # a column only for runs that store in S3
     saved = [r for r in results if r.archived and not r.error]
     checked = " and verified" if saved and all(r.verified for r in saved) else ""
     plural = "s" if len(results) != 1 else ""
@@ -143,12 +149,13 @@ def summary(
         "",
         headline,
         "",
-        "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
-        "| --- | --- | --- | ---: | --- | ---: | --- |",
+        "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |"
+        + (" S3 |" if s3 else ""),
+        "| --- | --- | --- | ---: | --- | ---: | --- |" + (" --- |" if s3 else ""),
     ]
     size = sum(len(line.encode()) + 1 for line in lines)
     for index, r in enumerate(results):
-        row = _row(r, workspace, secrets)
+        row = _row(r, workspace, secrets, s3=s3)
         size += len(row.encode()) + 1
         if size > SUMMARY_LIMIT:
             lines += ["", f"{len(results) - index} more archives: see the `archives` output."]
@@ -163,7 +170,7 @@ def summary(
     return "\n".join(lines) + "\n"
 
 
-def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
+def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...], *, s3: bool) -> str:
     archive = _code(shown_path(r.path, workspace), secrets) if r.path else "-"
     if r.encrypted_sha256:
         # Size and SHA-256 stay the plaintext's (what a restore yields); say what the file is.
@@ -180,6 +187,8 @@ def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
         human_duration(r.seconds) if r.seconds is not None else "-",
         f"[{r.artifact_id}]({r.artifact_url})" if r.artifact_url else "-",
     ]
+    if s3:
+        cells.append(_code(r.s3_uri, secrets) if r.s3_uri else "-")
     return "| " + " | ".join(cells) + " |"
 
 

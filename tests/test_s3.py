@@ -1,0 +1,251 @@
+"""The S3 destination against a real S3 server on loopback (moto, behind the fault front
+of tests/s3_server.py), through the real client: stored once, verified by the store and
+by a read-back, in parts when large, retried, refused clearly, bounded by the deadline."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from playcanvas_backup.finished import FinishedArchive, measure
+from playcanvas_backup.s3 import (
+    S3Error,
+    S3Refused,
+    S3Store,
+    S3Unavailable,
+    archive_metadata,
+    composite_checksum,
+)
+from tests.s3_server import ACCESS_KEY, BUCKET, CREDENTIALS, SECRET_KEY, VERSIONED, S3Server
+
+MIB = 1 << 20
+FAR = 10**10  # a deadline that is never reached
+
+
+@pytest.fixture
+def s3() -> Iterator[S3Server]:
+    with S3Server() as server:
+        yield server
+
+
+def make_store(s3: S3Server, log: list[str] | None = None, **options: object) -> S3Store:
+    lines = [] if log is None else log
+    return S3Store(
+        endpoint_url=s3.endpoint_url,
+        region="us-east-1",
+        env=CREDENTIALS,
+        log=lines.append,
+        sleep=lambda seconds: None,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def file_of(tmp_path: Path, size: int, name: str = "111-main.zip") -> FinishedArchive:
+    path = tmp_path / name
+    path.write_bytes(os.urandom(size))
+    return measure(path)
+
+
+def b64(hex_digest: str) -> str:
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def test_an_archive_is_stored_with_its_sha256_as_the_store_s_checksum(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive = file_of(tmp_path, 300_000)
+    stored = make_store(s3).store(archive, f"s3://{BUCKET}/pc/a.zip", metadata={}, deadline=FAR)
+    head = s3.admin().head_object(Bucket=BUCKET, Key="pc/a.zip", ChecksumMode="ENABLED")
+    assert (stored.uri, stored.already) == (f"s3://{BUCKET}/pc/a.zip", False)
+    assert head["ChecksumSHA256"] == b64(archive.sha256)
+    assert head["Metadata"]["sha256"] == archive.sha256
+    body = s3.admin().get_object(Bucket=BUCKET, Key="pc/a.zip")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == archive.sha256
+
+
+def test_the_archives_entry_is_stored_as_object_metadata(s3: S3Server, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    archive = file_of(tmp_path, 1000)
+    metadata = archive_metadata(
+        stored_sha256=archive.sha256,
+        archive_sha256=archive.sha256,
+        archive_size=archive.size,
+        encrypted=False,
+        project_id=111,
+        branch="feature/ü",
+        branch_id="abc-123",
+        job_id=9,
+        created=datetime(2026, 12, 6, 7, 0, tzinfo=UTC),
+    )
+    make_store(s3).store(archive, f"s3://{BUCKET}/m.zip", metadata=metadata, deadline=FAR)
+    stored = s3.admin().head_object(Bucket=BUCKET, Key="m.zip")["Metadata"]
+    assert stored["archive-sha256"] == archive.sha256
+    assert (stored["project-id"], stored["job-id"], stored["encrypted"]) == ("111", "9", "false")
+    assert stored["branch"] == "feature%2F%C3%BC"
+    assert stored["created"] == "2026-12-06T07:00:00Z"
+
+
+def test_a_body_changed_on_the_way_is_refused_by_the_store_and_nothing_is_stored(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    s3.flip_byte = True
+    archive = file_of(tmp_path, 5000)
+    with pytest.raises(S3Unavailable, match="do not match the archive's SHA-256") as failed:
+        make_store(s3).store(archive, f"s3://{BUCKET}/flip.zip", metadata={}, deadline=FAR)
+    assert "BadDigest" in str(failed.value)
+    listed = s3.admin().list_objects_v2(Bucket=BUCKET)
+    assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_large_archive_goes_up_in_parts_with_a_composite_checksum(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive = file_of(tmp_path, 11 * MIB + 123)
+    store = make_store(s3, threshold=8 * MIB, part_size=5 * MIB, parallel=3)
+    stored = store.store(archive, f"s3://{BUCKET}/big.zip", metadata={}, deadline=FAR)
+    data = archive.path.read_bytes()
+    digests = [hashlib.sha256(data[i : i + 5 * MIB]).digest() for i in range(0, len(data), 5 * MIB)]
+    head = s3.admin().head_object(Bucket=BUCKET, Key="big.zip", ChecksumMode="ENABLED")
+    # S3 writes a composite checksum "<base64>-<parts>"; moto leaves "-<parts>" off.
+    assert head["ChecksumSHA256"].split("-")[0] == composite_checksum(digests).split("-")[0]
+    assert composite_checksum(digests).endswith("-3")
+    assert head["Metadata"]["sha256"] == archive.sha256
+    assert len([p for p in s3.methods("PUT") if "partNumber=" in p]) == 3
+    body = s3.admin().get_object(Bucket=BUCKET, Key="big.zip")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == archive.sha256 and not stored.already
+
+
+def test_a_part_changed_on_the_way_fails_the_upload_and_leaves_no_object_or_upload(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive = file_of(tmp_path, 11 * MIB)
+    s3.flip_byte = True
+    store = make_store(s3, threshold=8 * MIB, part_size=5 * MIB)
+    with pytest.raises(S3Unavailable, match="do not match"):
+        store.store(archive, f"s3://{BUCKET}/big.zip", metadata={}, deadline=FAR)
+    admin = s3.admin()
+    assert admin.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+    assert not admin.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+
+
+def test_a_rerun_finds_the_archive_already_stored_and_uploads_nothing(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive, log = file_of(tmp_path, 4000), []
+    uri = f"s3://{BUCKET}/again.zip"
+    make_store(s3).store(archive, uri, metadata={}, deadline=FAR)
+    puts = len(s3.methods("PUT"))
+    again = make_store(s3, log).store(archive, uri, metadata={}, deadline=FAR)
+    assert again.already
+    assert len(s3.methods("PUT")) == puts
+    assert any("already stored" in line for line in log)
+
+
+def test_other_bytes_at_the_key_are_replaced(s3: S3Server, tmp_path: Path) -> None:
+    uri = f"s3://{BUCKET}/same-name.zip"
+    make_store(s3).store(file_of(tmp_path, 4000, "a.zip"), uri, metadata={}, deadline=FAR)
+    newer = file_of(tmp_path, 5000, "b.zip")
+    stored = make_store(s3).store(newer, uri, metadata={}, deadline=FAR)
+    head = s3.admin().head_object(Bucket=BUCKET, Key="same-name.zip")
+    assert not stored.already and head["Metadata"]["sha256"] == newer.sha256
+
+
+def test_a_versioned_bucket_gives_the_object_s_version_id(s3: S3Server, tmp_path: Path) -> None:
+    archive = file_of(tmp_path, 2000)
+    stored = make_store(s3).store(archive, f"s3://{VERSIONED}/v.zip", metadata={}, deadline=FAR)
+    versions = s3.admin().list_object_versions(Bucket=VERSIONED)["Versions"]
+    assert stored.version_id is not None
+    assert [v["VersionId"] for v in versions] == [stored.version_id]
+
+
+def test_an_unversioned_bucket_gives_no_version_id(s3: S3Server, tmp_path: Path) -> None:
+    stored = make_store(s3).store(
+        file_of(tmp_path, 2000), f"s3://{BUCKET}/u.zip", metadata={}, deadline=FAR
+    )
+    assert stored.version_id is None
+
+
+def test_a_store_that_answers_503_and_500_then_recovers_is_tried_again(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive, log = file_of(tmp_path, 3000), []
+    s3.fail_next(503)
+    s3.fail_next(500)
+    stored = make_store(s3, log).store(archive, f"s3://{BUCKET}/r.zip", metadata={}, deadline=FAR)
+    assert stored.uri.endswith("r.zip")
+    assert sum("trying again" in line for line in log) == 2
+    assert "503 Service Unavailable" in log[0] and "500 Internal Server Error" in log[1]
+
+
+def test_a_store_that_keeps_failing_is_given_up_after_five_attempts(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    s3.fail_next(503, count=50)
+    with pytest.raises(S3Unavailable, match="503 Service Unavailable"):
+        make_store(s3).store(file_of(tmp_path, 3000), f"s3://{BUCKET}/x.zip", metadata={}, deadline=FAR)
+    assert len(s3.requests) == 5
+
+
+def test_a_refused_key_is_a_clear_403_tried_once_without_the_secret(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    s3.refused_keys.add(ACCESS_KEY)
+    with pytest.raises(S3Refused) as refused:
+        make_store(s3).store(file_of(tmp_path, 3000), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR)
+    message = str(refused.value)
+    assert "403 Forbidden" in message and "AWS_ACCESS_KEY_ID" in message
+    assert SECRET_KEY not in message
+    assert len(s3.requests) == 1
+
+
+def test_a_missing_bucket_says_so(s3: S3Server, tmp_path: Path) -> None:
+    with pytest.raises(S3Error, match="does not exist"):
+        make_store(s3).store(
+            file_of(tmp_path, 3000), "s3://no-such-bucket/k.zip", metadata={}, deadline=FAR
+        )
+
+
+def test_no_request_starts_past_the_archive_s_deadline(s3: S3Server, tmp_path: Path) -> None:
+    now = itertools.count(1000.0)
+    store = make_store(s3, clock=lambda: float(next(now)))
+    with pytest.raises(S3Error, match="time ran out"):
+        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=900.0)
+    assert s3.requests == []
+
+
+def test_the_deadline_ends_the_retries_before_the_attempts_run_out(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    clock = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    s3.fail_next(503, count=50)
+    store = S3Store(
+        endpoint_url=s3.endpoint_url,
+        region="us-east-1",
+        env=CREDENTIALS,
+        clock=lambda: clock[0],
+        sleep=sleep,
+    )
+    with pytest.raises(S3Unavailable):
+        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=1002.5)
+    assert 1 <= len(s3.requests) < 5
+    assert clock[0] <= 1002.5
+
+
+def test_only_one_of_the_key_pair_is_a_clear_error(s3: S3Server, tmp_path: Path) -> None:
+    store = S3Store(
+        endpoint_url=s3.endpoint_url, region="us-east-1", env={"AWS_ACCESS_KEY_ID": ACCESS_KEY}
+    )
+    with pytest.raises(S3Error, match="AWS_SECRET_ACCESS_KEY"):
+        store.store(file_of(tmp_path, 10), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR)
+    assert s3.requests == []
