@@ -72,7 +72,7 @@ def install(folder: Path, *packages: str) -> int:
             [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(folder), *packages],
             check=True,
         )
-    out = subprocess.run(["du", "-sb", str(folder)], capture_output=True, text=True, check=True)
+    out = subprocess.run(["du", "-sbL", str(folder)], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[0])
 
 

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input, "
             "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
-            "Example: playcanvas-backup --project-id 123456 --all-branches true"
+            "Example: playcanvas-backup --project-id 123456 --all-branches true. "
+            "Subcommand: playcanvas-backup restore --help (a backup back into a verified zip)."
         ),
     )
     for spec in INPUTS:
@@ -68,6 +69,11 @@ def main(
 ) -> int:
     """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["restore"]:
+        from . import restore  # noqa: PLC0415 - a subcommand, not the action
+
+        return restore.main(argv[1:], env, out=out or sys.stdout, err=err or sys.stderr)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
@@ -188,6 +194,9 @@ def _echo_settings(settings: Settings, workflow: Workflow) -> None:
         "overwrite": str(settings.overwrite).lower(),
         "encrypt-to": ", ".join(r.label for r in settings.recipients) or "(not encrypted)",
         "dry-run": str(settings.dry_run).lower(),
+        "s3-uri": settings.s3_uri.text if settings.s3_uri else "(not stored in S3)",
+        "s3-endpoint-url": settings.s3_endpoint_url or "(AWS)",
+        "s3-region": settings.s3_region or "(the store's default)",
         "api-url": settings.api_url,
     }
     with workflow.group("Settings"):

@@ -539,7 +539,9 @@ def _same_checksum(reported: str, expected: str) -> bool:
     >>> _same_checksum("abd=-3", "abc=-3"), _same_checksum("abc=-2", "abc=-3")
     (False, False)
     """
-    return reported == expected or ("-" in expected and reported == expected.split("-")[0])
+    return reported == expected or (
+        "-" in expected and reported == expected.split("-", maxsplit=1)[0]
+    )
 
 
 def _translated(exc: BotoCoreError | ClientError, what: str) -> Exception:
