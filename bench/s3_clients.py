@@ -13,6 +13,8 @@ Only loopback is contacted besides PyPI for the installs.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import logging
 import os
 import shutil
 import socket
@@ -37,15 +39,16 @@ s3.upload_file(path, bucket, key)
 """
 #: The action's own path: playcanvas_backup.s3 (SHA-256 checksums, HEAD read-back).
 ACTION = """
-import sys, time
+import os, sys, time
 from pathlib import Path
-from playcanvas_backup.archived import archived_file
+from playcanvas_backup.finished import FinishedArchive
 from playcanvas_backup.s3 import S3Store
 endpoint, bucket, key, path = sys.argv[1:]
+# The action knows the archive's SHA-256 from its download: not hashed again here.
+archive = FinishedArchive(Path(path), os.environ["BENCH_SHA256"], os.path.getsize(path))
 store = S3Store(endpoint_url=endpoint, region="us-east-1", env=dict(
     AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench"))
-store.store(archived_file(Path(path)), f"s3://{bucket}/{key}", metadata={},
-    deadline=time.time() + 3600)
+store.store(archive, f"s3://{bucket}/{key}", metadata={}, deadline=time.time() + 3600)
 """
 OBSTORE = """
 import sys
@@ -105,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer  # noqa: PLC0415 - a dev dependency
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     keep: Path = args.keep
     keep.mkdir(parents=True, exist_ok=True)
     sizes = {
@@ -130,9 +134,13 @@ def main() -> None:
         )
         with tempfile.TemporaryDirectory(dir=keep) as tmp:
             path = Path(tmp) / "archive.zip"
+            digest = hashlib.sha256()
             with path.open("wb") as file:
                 for _ in range(args.size_mib):
-                    file.write(os.urandom(MIB))
+                    block = os.urandom(MIB)
+                    digest.update(block)
+                    file.write(block)
+            env["BENCH_SHA256"] = digest.hexdigest()
             commands = {
                 "boto3": ([sys.executable, "-c", BOTO3], str(keep / "boto3")),
                 "obstore": ([sys.executable, "-c", OBSTORE], str(keep / "obstore")),

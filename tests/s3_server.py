@@ -16,8 +16,8 @@ InvalidAccessKeyId to requests signed with those access keys (moto accepts any k
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import http.client
 import re
 import threading
@@ -65,9 +65,7 @@ class S3Server:
         admin = self.admin()
         admin.create_bucket(Bucket=BUCKET)
         admin.create_bucket(Bucket=VERSIONED)
-        admin.put_bucket_versioning(
-            Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"}
-        )
+        admin.put_bucket_versioning(Bucket=VERSIONED, VersioningConfiguration={"Status": "Enabled"})
         self.requests.clear()
         return self
 
@@ -130,7 +128,7 @@ def _handler(server: S3Server) -> type[BaseHTTPRequestHandler]:
     class Front(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _any(self) -> None:
@@ -156,7 +154,10 @@ def _handler(server: S3Server) -> type[BaseHTTPRequestHandler]:
             if server.enforce_checksums and sent and body and sent != actual:
                 return self._answer(
                     400,
-                    _error("BadDigest", "The SHA256 you specified did not match the calculated checksum."),
+                    _error(
+                        "BadDigest",
+                        "The SHA256 you specified did not match the calculated checksum.",
+                    ),
                 )
             self._forward(body)
             return None

@@ -7,8 +7,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import os
-from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,11 @@ from playcanvas_backup.s3 import (
     archive_metadata,
     composite_checksum,
 )
+from tests.conftest import PROJECT, Action
 from tests.s3_server import ACCESS_KEY, BUCKET, CREDENTIALS, SECRET_KEY, VERSIONED, S3Server
 
 MIB = 1 << 20
 FAR = 10**10  # a deadline that is never reached
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    with S3Server() as server:
-        yield server
 
 
 def make_store(s3: S3Server, log: list[str] | None = None, **options: object) -> S3Store:
@@ -70,8 +66,6 @@ def test_an_archive_is_stored_with_its_sha256_as_the_store_s_checksum(
 
 
 def test_the_archives_entry_is_stored_as_object_metadata(s3: S3Server, tmp_path: Path) -> None:
-    from datetime import UTC, datetime
-
     archive = file_of(tmp_path, 1000)
     metadata = archive_metadata(
         stored_sha256=archive.sha256,
@@ -138,7 +132,7 @@ def test_a_part_changed_on_the_way_fails_the_upload_and_leaves_no_object_or_uplo
 def test_a_rerun_finds_the_archive_already_stored_and_uploads_nothing(
     s3: S3Server, tmp_path: Path
 ) -> None:
-    archive, log = file_of(tmp_path, 4000), []
+    archive, log = file_of(tmp_path, 4000), list[str]()
     uri = f"s3://{BUCKET}/again.zip"
     make_store(s3).store(archive, uri, metadata={}, deadline=FAR)
     puts = len(s3.methods("PUT"))
@@ -175,7 +169,7 @@ def test_an_unversioned_bucket_gives_no_version_id(s3: S3Server, tmp_path: Path)
 def test_a_store_that_answers_503_and_500_then_recovers_is_tried_again(
     s3: S3Server, tmp_path: Path
 ) -> None:
-    archive, log = file_of(tmp_path, 3000), []
+    archive, log = file_of(tmp_path, 3000), list[str]()
     s3.fail_next(503)
     s3.fail_next(500)
     stored = make_store(s3, log).store(archive, f"s3://{BUCKET}/r.zip", metadata={}, deadline=FAR)
@@ -189,7 +183,9 @@ def test_a_store_that_keeps_failing_is_given_up_after_five_attempts(
 ) -> None:
     s3.fail_next(503, count=50)
     with pytest.raises(S3Unavailable, match="503 Service Unavailable"):
-        make_store(s3).store(file_of(tmp_path, 3000), f"s3://{BUCKET}/x.zip", metadata={}, deadline=FAR)
+        make_store(s3).store(
+            file_of(tmp_path, 3000), f"s3://{BUCKET}/x.zip", metadata={}, deadline=FAR
+        )
     assert len(s3.requests) == 5
 
 
@@ -198,7 +194,9 @@ def test_a_refused_key_is_a_clear_403_tried_once_without_the_secret(
 ) -> None:
     s3.refused_keys.add(ACCESS_KEY)
     with pytest.raises(S3Refused) as refused:
-        make_store(s3).store(file_of(tmp_path, 3000), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR)
+        make_store(s3).store(
+            file_of(tmp_path, 3000), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR
+        )
     message = str(refused.value)
     assert "403 Forbidden" in message and "AWS_ACCESS_KEY_ID" in message
     assert SECRET_KEY not in message
@@ -249,3 +247,73 @@ def test_only_one_of_the_key_pair_is_a_clear_error(s3: S3Server, tmp_path: Path)
     with pytest.raises(S3Error, match="AWS_SECRET_ACCESS_KEY"):
         store.store(file_of(tmp_path, 10), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR)
     assert s3.requests == []
+
+
+# -- the action with s3-uri ---------------------------------------------------------------------
+
+
+def s3_inputs(s3: S3Server, bucket: str = BUCKET) -> dict[str, str]:
+    return {
+        "s3-uri": f"s3://{bucket}/pc/{{project_id}}/{{branch}}/{{file}}",
+        "s3-endpoint-url": s3.endpoint_url,
+        "s3-region": "us-east-1",
+    }
+
+
+def test_the_action_stores_each_archive_and_reports_where(action: Action, s3: S3Server) -> None:
+    run = action(inputs=s3_inputs(s3), env=CREDENTIALS)
+    entry = run.archives[0]
+    key = f"pc/{PROJECT}/main/{Path(run.outputs['path']).name}"
+    assert run.exit_code == 0, run.log
+    assert entry["s3_uri"] == f"s3://{BUCKET}/{key}"
+    head = s3.admin().head_object(Bucket=BUCKET, Key=key)
+    assert head["Metadata"]["archive-sha256"] == run.outputs["sha256"]
+    assert "| S3 |" in run.summary and f"s3://{BUCKET}/{key}" in run.summary
+    assert "stored and verified" in run.log
+
+
+def test_the_action_never_prints_the_credentials(action: Action, s3: S3Server) -> None:
+    run = action(inputs=s3_inputs(s3), env=CREDENTIALS)
+    assert run.exit_code == 0
+    assert SECRET_KEY not in run.log + run.summary + json.dumps(run.outputs)
+
+
+def test_a_versioned_bucket_gives_the_version_in_archives(action: Action, s3: S3Server) -> None:
+    run = action(inputs=s3_inputs(s3, VERSIONED), env=CREDENTIALS)
+    versions = s3.admin().list_object_versions(Bucket=VERSIONED)["Versions"]
+    assert run.archives[0]["s3_version_id"] == versions[0]["VersionId"]
+
+
+def test_a_refused_store_keeps_the_archive_and_fails_the_run(action: Action, s3: S3Server) -> None:
+    s3.refused_keys.add(ACCESS_KEY)
+    run = action(inputs=s3_inputs(s3), env=CREDENTIALS)
+    entry = run.archives[0]
+    assert run.exit_code == 1
+    assert (run.workspace / str(entry["path"])).is_file()
+    assert entry["s3_uri"] is None and "403 Forbidden" in str(entry["error"])
+    assert run.outputs["sha256"] == entry["sha256"]
+
+
+def test_without_s3_the_summary_has_no_s3_column(action: Action) -> None:
+    run = action()
+    assert run.exit_code == 0 and "S3" not in run.summary
+
+
+@pytest.mark.parametrize(
+    ("inputs", "named"),
+    [
+        ({"s3-uri": "https://bucket/x/{file}"}, "s3-uri"),
+        ({"s3-uri": "s3://UPPER/x/{file}"}, "s3-uri"),
+        ({"s3-uri": "s3://bucket/x/{nope}/{file}"}, "s3-uri"),
+        ({"s3-uri": "s3://bucket/x/{project_id}.zip"}, "s3-uri"),
+        ({"s3-uri": "s3://bucket/x/", "s3-endpoint-url": "http://example.com"}, "s3-endpoint-url"),
+        ({"s3-uri": "s3://bucket/x/", "s3-region": "eu west"}, "s3-region"),
+        ({"s3-endpoint-url": "https://s3.example.com"}, "s3-endpoint-url"),
+    ],
+)
+def test_a_bad_s3_input_is_exit_2_naming_it_before_any_request(
+    action: Action, s3: S3Server, inputs: dict[str, str], named: str
+) -> None:
+    run = action(inputs=inputs, env=CREDENTIALS)
+    assert run.exit_code == 2 and f"Input '{named}'" in run.log
+    assert s3.requests == [] and action.emulator.requests == []
