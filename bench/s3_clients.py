@@ -13,8 +13,9 @@ Only loopback is contacted besides PyPI for the installs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import logging
+import http.client
 import os
 import shutil
 import socket
@@ -62,6 +63,33 @@ with open(path, "rb") as f:
 """
 
 
+MOTO = """
+import logging, sys, time
+from moto.server import ThreadedMotoServer
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False).start()
+while True:
+    time.sleep(3600)
+"""
+
+
+def wait_for(port: int) -> None:
+    for _ in range(300):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError("moto did not start")
+
+
+def fresh_bucket(port: int) -> None:
+    """Forget every object (moto keeps them in memory), then make the bucket again."""
+    for method, path in (("POST", "/moto-api/reset"), ("PUT", "/bench")):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request(method, path)
+        connection.getresponse().read()
+        connection.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -106,9 +134,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "s3-bench")
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415 - a dev dependency
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     keep: Path = args.keep
     keep.mkdir(parents=True, exist_ok=True)
     sizes = {
@@ -118,9 +143,15 @@ def main() -> None:
     aws, sizes["aws s3 cp"] = awscli(keep)
     sizes["action (boto3)"] = sizes["boto3"]
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # moto in a process of its own: this one stays small, so that a child's peak RSS
+    # (which on Linux starts from its parent's at fork) is the child's own.
+    server = subprocess.Popen(
+        [sys.executable, "-c", MOTO, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
+    wait_for(port)
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
@@ -129,9 +160,6 @@ def main() -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     try:
-        subprocess.run(
-            [str(aws), "--endpoint-url", endpoint, "s3", "mb", "s3://bench"], env=env, check=True
-        )
         with tempfile.TemporaryDirectory(dir=keep) as tmp:
             path = Path(tmp) / "archive.zip"
             digest = hashlib.sha256()
@@ -151,9 +179,11 @@ def main() -> None:
                 for name, (argv, pythonpath) in commands.items():
                     child_env = {**env, "PYTHONPATH": pythonpath}
                     key = f"{name}-{run}".replace(" ", "-")
+                    fresh_bucket(port)
                     results[name].append(
                         timed([*argv, endpoint, "bench", key, str(path)], child_env)
                     )
+                fresh_bucket(port)
                 results["aws s3 cp"].append(
                     timed(
                         [
@@ -170,7 +200,8 @@ def main() -> None:
                     )
                 )
     finally:
-        server.stop()
+        server.terminate()
+        server.wait()
     print(
         f"| client | installed size | upload {args.size_mib} MiB (median of {args.runs}) "
         "| MiB/s | peak RSS (median) |"
