@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import http.client
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -150,55 +149,12 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    endpoint = f"http://127.0.0.1:{port}"
-    wait_for(port)
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
     try:
+        wait_for(port)
         with tempfile.TemporaryDirectory(dir=keep) as tmp:
-            path = Path(tmp) / "archive.zip"
-            digest = hashlib.sha256()
-            with path.open("wb") as file:
-                for _ in range(args.size_mib):
-                    block = os.urandom(MIB)
-                    digest.update(block)
-                    file.write(block)
-            env["BENCH_SHA256"] = digest.hexdigest()
-            commands = {
-                "boto3": ([sys.executable, "-c", BOTO3], str(keep / "boto3")),
-                "obstore": ([sys.executable, "-c", OBSTORE], str(keep / "obstore")),
-                "action (boto3)": ([sys.executable, "-c", ACTION], os.getcwd()),
-            }
-            results: dict[str, list[tuple[float, int]]] = {name: [] for name in sizes}
-            for run in range(args.runs):
-                for name, (argv, pythonpath) in commands.items():
-                    child_env = {**env, "PYTHONPATH": pythonpath}
-                    key = f"{name}-{run}".replace(" ", "-")
-                    fresh_bucket(port)
-                    results[name].append(
-                        timed([*argv, endpoint, "bench", key, str(path)], child_env)
-                    )
-                fresh_bucket(port)
-                results["aws s3 cp"].append(
-                    timed(
-                        [
-                            str(aws),
-                            "--endpoint-url",
-                            endpoint,
-                            "s3",
-                            "cp",
-                            "--quiet",
-                            str(path),
-                            f"s3://bench/aws-{run}",
-                        ],
-                        env,
-                    )
-                )
+            results = measure_uploads(
+                keep, aws, port, Path(tmp), size_mib=args.size_mib, runs=args.runs
+            )
     finally:
         server.terminate()
         server.wait()
@@ -214,7 +170,46 @@ def main() -> None:
             f"| {name} | {sizes[name] / MIB:.1f} MiB | {seconds:.2f} s "
             f"| {args.size_mib / seconds:.0f} | {rss / MIB:.0f} MiB |"
         )
-    shutil.rmtree(keep / "tmp", ignore_errors=True)
+
+
+def measure_uploads(
+    keep: Path, aws: Path, port: int, folder: Path, *, size_mib: int, runs: int
+) -> dict[str, list[tuple[float, int]]]:
+    """(seconds, peak RSS) of each client's uploads of one random file, alternated."""
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    path = folder / "archive.zip"
+    digest = hashlib.sha256()
+    with path.open("wb") as file:
+        for _ in range(size_mib):
+            block = os.urandom(MIB)
+            digest.update(block)
+            file.write(block)
+    env["BENCH_SHA256"] = digest.hexdigest()
+    commands = {
+        "boto3": ([sys.executable, "-c", BOTO3], str(keep / "boto3")),
+        "obstore": ([sys.executable, "-c", OBSTORE], str(keep / "obstore")),
+        "action (boto3)": ([sys.executable, "-c", ACTION], os.getcwd()),
+        "aws s3 cp": ([str(aws), "--endpoint-url", endpoint, "s3", "cp", "--quiet"], None),
+    }
+    results: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+    for run in range(runs):
+        for name, (argv, pythonpath) in commands.items():
+            fresh_bucket(port)
+            key = f"{name}-{run}".replace(" ", "-")
+            if pythonpath is None:  # the CLI: source and destination
+                command = [*argv, str(path), f"s3://bench/{key}"]
+                results[name].append(timed(command, env))
+            else:
+                command = [*argv, endpoint, "bench", key, str(path)]
+                results[name].append(timed(command, {**env, "PYTHONPATH": pythonpath}))
+    return results
 
 
 if __name__ == "__main__":

@@ -416,7 +416,10 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
         artifact = _newest_artifact(session, request, name)
         log(f"restoring artifact '{name}' {artifact['id']} of {artifact.get('created_at')}")
         downloaded = work / "artifact.zip"
-        _download(session, str(artifact["archive_download_url"]), downloaded)
+        # Built here, not taken from the answer: the token goes to the API host only.
+        repo = request.source.removeprefix("github:")
+        url = f"{request.github_api_url}/repos/{repo}/actions/artifacts/{artifact['id']}/zip"
+        _download(session, url, downloaded)
     got = measure(downloaded)
     digest = str(artifact.get("digest") or "")
     if digest.startswith("sha256:") and digest[7:] != got.sha256:
@@ -442,7 +445,11 @@ def _newest_artifact(session: requests.Session, request: Request, name: str) -> 
                 + ". Check the repository and that the token can read its Actions."
             )
         artifacts = answer.json().get("artifacts") or []
-        found += [a for a in artifacts if a.get("name") == name and not a.get("expired")]
+        found += [
+            a
+            for a in artifacts
+            if a.get("name") == name and not a.get("expired") and isinstance(a.get("id"), int)
+        ]
         if len(artifacts) < 100:
             break
     if request.date is not None:

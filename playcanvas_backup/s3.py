@@ -10,8 +10,8 @@ Storing an archive:
 2. Upload with the SHA-256 as the S3 checksum (``x-amz-checksum-sha256``), so that a store
    that checks it refuses a body that changed on the way. Below :data:`MULTIPART_THRESHOLD`
    one ``PutObject``; above, a multipart upload whose parts (:data:`PART_SIZE`, at most
-   :data:`PARALLEL_PARTS` in flight, so memory stays under their sum) each carry their own
-   SHA-256. An unfinished multipart upload is invisible and aborted: no half-written
+   :data:`PARALLEL_PARTS` in flight, each read from disk as it is sent) each carry their
+   own SHA-256. An unfinished multipart upload is invisible and aborted: no half-written
    object is ever at the key.
 3. ``HEAD`` again with ``ChecksumMode=ENABLED``: the size, the recorded SHA-256
    (``x-amz-meta-sha256``) and the store's checksum must be what we sent. For a single
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import math
 import os
 import threading
@@ -316,8 +317,9 @@ class S3Store:
         try:
 
             def part(number: int) -> tuple[dict[str, Any], bytes]:
-                data = os.pread(fd, size, (number - 1) * size)
-                digest = hashlib.sha256(data).digest()
+                start = (number - 1) * size
+                length = min(size, archive.size - start)
+                digest = _Slice(fd, start, length).sha256()
                 checksum = base64.b64encode(digest).decode()
                 answer = self._call(
                     f"part {number} of {count} of s3://{bucket}/{key}",
@@ -326,7 +328,8 @@ class S3Store:
                         Key=key,
                         UploadId=upload_id,
                         PartNumber=number,
-                        Body=data,
+                        Body=_Slice(fd, start, length),  # type: ignore[arg-type]
+                        ContentLength=length,
                         ChecksumAlgorithm="SHA256",
                         ChecksumSHA256=checksum,
                     ),
@@ -490,6 +493,49 @@ class S3Store:
             clock=self.clock,
         )
         return retrying(attempt)
+
+
+class _Slice(io.RawIOBase):
+    """One part of the archive file, read from disk as it is sent (``pread`` on a shared
+    descriptor, so parts in flight do not disturb one another): memory stays at the
+    client's buffers, not the part's size."""
+
+    def __init__(self, fd: int, start: int, length: int) -> None:
+        super().__init__()
+        self.fd, self.start, self.length, self.position = fd, start, length, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.length - self.position)
+        if wanted <= 0:
+            return 0
+        data = os.pread(self.fd, wanted, self.start + self.position)
+        view[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(0, min(self.length, base + offset))
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def __len__(self) -> int:
+        return self.length
+
+    def sha256(self) -> bytes:
+        digest = hashlib.sha256()
+        while chunk := self.read(MIB):
+            digest.update(chunk)
+        return digest.digest()
 
 
 def _same(existing: ObjectInfo, archive: FinishedArchive) -> bool:
