@@ -332,9 +332,9 @@ def from_s3(
 def listing_prefix(uri: s3uri.S3Uri, project_id: int, branch: str | None) -> str:
     """The key's start up to its first field not known here (``project_id``, ``branch``).
 
-    >>> listing_prefix(s3uri.parse("s3://b/pc/{project_id}/{branch}/"), 7, None)
+    >>> listing_prefix(s3uri.parse("s3://bkt/pc/{project_id}/{branch}/"), 7, None)
     'pc/7/'
-    >>> listing_prefix(s3uri.parse("s3://b/pc/{project_id}/{branch}/"), 7, "a/b")
+    >>> listing_prefix(s3uri.parse("s3://bkt/pc/{project_id}/{branch}/"), 7, "a/b")
     'pc/7/a-b/'
     """
     known: dict[str, str] = {"project_id": str(project_id)}

@@ -169,7 +169,7 @@ def sha256_checksum(hex_digest: str) -> str:
     """S3's form of a SHA-256: base64 of the 32 bytes.
 
     >>> sha256_checksum(hashlib.sha256(b"").hexdigest())
-    '47DEQpj8HBSa+/TOmW+SbJxpjCs9xNKOyGuTSHX1Hgo='
+    '47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='
     """
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 

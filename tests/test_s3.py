@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from playcanvas_backup.finished import FinishedArchive, measure
+from playcanvas_backup.report import ArchiveResult, summary
 from playcanvas_backup.s3 import (
     S3Error,
     S3Refused,
@@ -319,3 +320,14 @@ def test_a_bad_s3_input_is_exit_2_naming_it_before_any_request(
     run = action(inputs=inputs, env=CREDENTIALS)
     assert run.exit_code == 2 and f"Input '{named}'" in run.log
     assert s3.requests == [] and action.emulator.requests == []
+
+
+def test_the_summary_shows_each_archive_s_object_in_an_s3_column(tmp_path: Path) -> None:
+    stored = ArchiveResult(1, "main", None, path=tmp_path / "a.zip", sha256="ab", size=3)
+    stored.s3_uri = f"s3://{BUCKET}/pc/1/main/a.zip"
+    failed = ArchiveResult(2, "main", None, error="403")
+    table = summary([stored, failed], tmp_path).splitlines()
+    header, first, second = table[4], table[6], table[7]
+    assert header.endswith("| Artifact | S3 |")
+    assert first.split("|")[-2].strip() == f"` s3://{BUCKET}/pc/1/main/a.zip `"
+    assert second.endswith("| - | - |")
