@@ -45,7 +45,16 @@ from urllib.parse import quote, unquote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    ResponseStreamingError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from . import __version__, retries, untrusted
 from .errors import BackupError, TransientError
@@ -597,8 +606,10 @@ def _translated(exc: BotoCoreError | ClientError, what: str) -> Exception:
             f"No AWS credentials for {what}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
             "(in a workflow, aws-actions/configure-aws-credentials does) or AWS_PROFILE."
         )
-    if not isinstance(exc, ClientError):
+    if isinstance(exc, HTTPClientError | BotoConnectionError | ResponseStreamingError):
         return S3Unavailable(f"S3 could not be reached for {what}: {type(exc).__name__}")
+    if not isinstance(exc, ClientError):
+        return S3Error(f"S3 could not be asked for {what}: {untrusted.clean(str(exc))}")
     status, code = _status(exc), str(exc.response.get("Error", {}).get("Code", ""))
     if code in {"", str(status)}:  # a HEAD's answer has no body to name the error
         code = _phrase(status)

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import json
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -331,3 +332,46 @@ def test_the_summary_shows_each_archive_s_object_in_an_s3_column(tmp_path: Path)
     assert header.endswith("| Artifact | S3 |")
     assert first.split("|")[-2].strip() == f"` s3://{BUCKET}/pc/1/main/a.zip `"
     assert second.endswith("| - | - |")
+
+
+def test_a_store_that_cannot_be_reached_is_tried_again_then_given_up(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    store = S3Store(endpoint_url=f"http://127.0.0.1:{port}", region="us-east-1", env=CREDENTIALS)
+    store.sleep = lambda seconds: None
+    log: list[str] = []
+    store.log = log.append
+    with pytest.raises(S3Unavailable, match="could not be reached"):
+        store.store(file_of(tmp_path, 10), f"s3://{BUCKET}/k.zip", metadata={}, deadline=FAR)
+    assert sum("trying again" in line for line in log) == 4
+
+
+def test_the_deadline_passing_between_parts_fails_the_upload_and_aborts_it(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    clock = itertools.count(1000.0, 1.0)  # every look at the clock is a second later
+    store = make_store(
+        s3, threshold=8 * MIB, part_size=5 * MIB, parallel=1, clock=lambda: float(next(clock))
+    )
+    with pytest.raises(S3Error, match="time ran out"):
+        store.store(
+            file_of(tmp_path, 16 * MIB), f"s3://{BUCKET}/late.zip", metadata={}, deadline=1004.0
+        )
+    admin = s3.admin()
+    assert len([p for p in s3.methods("PUT") if "partNumber=" in p]) < 4
+    assert admin.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+    assert not admin.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
+
+
+def test_a_rerun_of_the_action_finds_its_archive_already_stored(
+    action: Action, s3: S3Server
+) -> None:
+    inputs = {**s3_inputs(s3), "filename": "{project_id}-{branch}.zip"}
+    first = action(inputs=inputs, env=CREDENTIALS)
+    puts = len(s3.methods("PUT"))
+    second = action(inputs=inputs, env=CREDENTIALS)
+    assert first.exit_code == second.exit_code == 0
+    assert first.outputs["sha256"] == second.outputs["sha256"]
+    assert "already stored" in second.log and len(s3.methods("PUT")) == puts
+    assert second.archives[0]["s3_uri"] == first.archives[0]["s3_uri"]
