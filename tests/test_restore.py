@@ -15,6 +15,7 @@ import pytest
 from pyrage import x25519
 
 from playcanvas_backup import cli, retries
+from playcanvas_backup.encrypt import encrypt_archive, parse_recipients
 from tests.conftest import PROJECT, Action, Run
 from tests.emulator.archives import make_archive
 from tests.github_artifacts import TOKEN, GitHubArtifacts
@@ -249,3 +250,29 @@ def test_archives_output_of_an_s3_backup_names_the_objects(action: Action, s3: S
         == f"s3://{BUCKET}/playcanvas/{PROJECT}/main/{Path(run.outputs['path']).name}"
     )
     assert entry["s3_version_id"] is None
+
+
+def test_an_encrypted_artifact_is_decrypted_with_an_ssh_key(tmp_path: Path) -> None:
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        pytest.skip("ssh-keygen is not installed")
+    key = tmp_path / "id_ed25519"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    archive = make_archive(tmp_path / "111111-main.zip", size=80_000, label="a")
+    sealed = (
+        encrypt_archive(
+            archive.with_name("copy.zip"), parse_recipients(Path(f"{key}.pub").read_text())
+        )
+        if shutil.copy(archive, archive.with_name("copy.zip"))
+        else None
+    )
+    assert sealed is not None
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", sealed.path, created_at="2026-12-06T00:00:00Z")
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111", "--identity", str(key),
+            "--output", str(tmp_path / "restored"), "--sha256", sha256_of(archive),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 0, err
+    assert sha256_of(tmp_path / "restored" / "copy.zip") == sha256_of(archive)
