@@ -439,10 +439,10 @@ def is_loopback(host: str) -> bool:
 
 
 def _api_url(value: str) -> str:
-    return _endpoint_url("api-url", value, DEFAULT_API_URL)
+    return check_endpoint_url("api-url", value, DEFAULT_API_URL)
 
 
-def _endpoint_url(name: str, value: str, default: str) -> str:
+def check_endpoint_url(name: str, value: str, default: str) -> str:
     """An http(s) base URL: https, or plain http for a loopback host; no credentials."""
     parts = urlsplit(value)
     host = parts.hostname or ""
@@ -467,7 +467,7 @@ def _s3(text: Callable[[str], str], env: Mapping[str, str]) -> dict[str, Any]:
                 raise InputError(name, "is set but s3-uri is not; set s3-uri too, or neither.")
         return {}
     if endpoint is not None:
-        endpoint = _endpoint_url("s3-endpoint-url", endpoint, "empty (AWS)")
+        endpoint = check_endpoint_url("s3-endpoint-url", endpoint, "empty (AWS)")
     if region is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", region):
         raise InputError("s3-region", f"'{region}' is not a region name (e.g. eu-west-1, auto).")
     return {

@@ -163,7 +163,7 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, out: TextIO, err: TextI
 
 def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
     """The arguments, checked before any network call."""
-    from .config import _endpoint_url  # noqa: PLC0415 - the one rule for endpoint URLs
+    from .config import check_endpoint_url  # noqa: PLC0415 - the one rule for endpoint URLs
 
     source = str(args.source)
     if source.startswith("s3://"):
@@ -190,10 +190,12 @@ def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
         identities=identities,
         output=_output(Path(args.output).expanduser()),
         sha256=args.sha256.lower() if args.sha256 else None,
-        s3_endpoint_url=_endpoint_url("--s3-endpoint-url", endpoint, "AWS") if endpoint else None,
+        s3_endpoint_url=check_endpoint_url("--s3-endpoint-url", endpoint, "AWS")
+        if endpoint
+        else None,
         s3_region=args.s3_region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
         artifact_name=templates.parse("--artifact-name", args.artifact_name),
-        github_api_url=_endpoint_url("--github-api-url", api, DEFAULT_GITHUB_API),
+        github_api_url=check_endpoint_url("--github-api-url", api, DEFAULT_GITHUB_API),
         github_token=args.github_token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"),
     )
 
