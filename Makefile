@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 NODE := $(shell command -v node 2>/dev/null)
 NODE_DEPS := tests/node/node_modules/.installed
 
-.PHONY: demo test lint typecheck unit clean lock bench
+.PHONY: demo test lint typecheck unit clean lock bench live
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ container-test:
 .PHONY: act-test
 act-test:
 	scripts/act-test
+
+## Back up a real PlayCanvas project and check the archive (opt in, not part of `make test`):
+## needs PLAYCANVAS_ACCESS_TOKEN and PLAYCANVAS_TEST_PROJECT, else says so and skips.
+live: $(BIN)/.installed
+	$(BIN)/python scripts/live.py local
 
 ## Lint, type-check and run the whole test suite.
 test: lint typecheck unit

@@ -1,8 +1,9 @@
 """The edge: command line and runner environment in, exit status out.
 
 Exit status: 0 when every requested archive was saved and verified (and uploaded, when
-asked); 1 otherwise; 2 for invalid inputs, rejected before any network call; 130 or 143
-when stopped by SIGINT or SIGTERM (after reporting what was done).
+asked); 1 otherwise, and always when a run that is not a dry run saved no archive
+(:func:`report.failed`, the one rule); 2 for invalid inputs, rejected before any network
+call; 130 or 143 when stopped by SIGINT or SIGTERM (after reporting what was done).
 """
 
 from __future__ import annotations
@@ -18,17 +19,18 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, report
-from .config import INPUTS, Settings, load, raw_inputs
+from . import __version__, doctor, report
+from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
-from .report import ArchiveResult, shown_path
-from .units import human_size
+from .report import ArchiveResult
 from .workflow import Workflow
 
 if TYPE_CHECKING:
     from .projects import Excluded
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+#: How a local run prints its outputs (``--output-format``).
+OUTPUT_FORMATS = ("json", "github")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,23 +43,66 @@ def build_parser() -> argparse.ArgumentParser:
             "variables; a flag wins over the environment."
         ),
         epilog=(
-            "Exit status: 0 all archives saved, 1 any archive failed, 2 invalid input, "
+            "Exit status: 0 all archives saved, 1 any archive failed or none saved (dry "
+            "runs aside), 2 invalid input, "
             "130/143 stopped by SIGINT/SIGTERM (outputs and summary still written). "
-            "The token can also come from PLAYCANVAS_ACCESS_TOKEN. "
-            "Example: playcanvas-backup --project-id 123456 --all-branches true. "
+            "The token can also come from PLAYCANVAS_ACCESS_TOKEN. A true/false flag alone "
+            "means true (--all-branches), --no-<flag> means false (--no-verify), and "
+            "--<flag> true|false works too. Example: "
+            "playcanvas-backup --project-id 123456 --all-branches. "
             "Subcommand: playcanvas-backup restore --help (a backup back into a verified zip)."
         ),
     )
     for spec in INPUTS:
         default = f" (default: {spec.default})" if spec.default else ""
-        parser.add_argument(
-            spec.flag,
-            dest=spec.dest,
-            metavar=spec.dest.upper(),
-            help=spec.help.replace("%", "%%") + default,
-        )
+        if spec.boolean:
+            parser.add_argument(
+                spec.flag,
+                dest=spec.dest,
+                action=OptionalBoolean,
+                help=spec.help.replace("%", "%%") + default,
+            )
+            parser.add_argument(
+                "--no-" + spec.name, dest=spec.dest, action="store_const", const="false",
+                help=argparse.SUPPRESS,
+            )  # fmt: skip
+        else:
+            parser.add_argument(
+                spec.flag,
+                dest=spec.dest,
+                metavar=spec.dest.upper(),
+                help=spec.help.replace("%", "%%") + default,
+            )
+    parser.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        help=(
+            "How a local run prints its outputs on stdout (logs go to stderr): one JSON "
+            "object (json, the default) or name=value lines (github). In GitHub Actions "
+            "the outputs go to GITHUB_OUTPUT."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+class OptionalBoolean(argparse.Action):
+    """A boolean input's flag: alone it means ``true`` (``--verify``), and it still takes
+    a value (``--verify false``), checked with the other inputs so that a wrong one names
+    the input. ``--no-verify`` (a plain constant) means ``false``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", const="true", **kwargs)
+        self.metavar = "true|false"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
 
 
 def main(
@@ -69,17 +114,23 @@ def main(
 ) -> int:
     """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["restore"]:
+    asked = doctor.run_if_asked(sys.argv[1:] if argv is None else argv, env, out=out, err=err)
+    if asked is not None:  # the doctor subcommand
+        return asked
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["restore"]:
         from . import restore  # noqa: PLC0415 - a subcommand, not the action
 
-        return restore.main(argv[1:], env, out=out or sys.stdout, err=err or sys.stderr)
+        rest = list(sys.argv[2:] if argv is None else argv[1:])
+        return restore.main(rest, env, out=out or sys.stdout, err=err or sys.stderr)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
-    workflow = Workflow(env, out=out, err=err)
-    # First thing, before anything can echo it.
+    workflow = Workflow(env, out=out, err=err, output_format=args.output_format or "json")
+    # First thing, before anything can echo them.
     workflow.mask(given.get("access-token", ""))
+    workflow.mask(given.get("github-token", ""))
+    for warning in unknown_inputs(env):
+        workflow.warning(warning, title="Unknown input")
     previous = _stop_on_signals()
     try:
         return _main(given, env, workflow)
@@ -112,7 +163,7 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
 
     results: list[ArchiveResult] = []
     excluded: list[Excluded] = []
-    status = EXIT_OK
+    status, problem = EXIT_OK, None
     try:
         back_up(settings, workflow, results, excluded)
     except (Stopped, KeyboardInterrupt) as stop:
@@ -125,7 +176,7 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
         status = 128 + signum
     except BackupError as exc:  # the run as a whole (the account's projects not listed)
         workflow.error(str(exc), title=exc.title)
-        status = EXIT_FAILED
+        status, problem = EXIT_FAILED, str(exc)
     except Exception as exc:
         workflow.debug("".join(traceback.format_exception(exc)))
         workflow.error(f"Unexpected error: {exc!r}; reporting what was done.")
@@ -133,8 +184,12 @@ def _back_up_and_report(settings: Settings, workflow: Workflow) -> int:
     # A second signal must not cut the report short: the runner waits for it.
     for name in _SIGNALS:
         signal.signal(getattr(signal, name), signal.SIG_IGN)
-    _report(settings, workflow, results, excluded)
-    if status == EXIT_OK and any(r.error for r in results):
+    if status == EXIT_OK:
+        problem = report.nothing_saved(results, excluded, dry_run=settings.dry_run)
+        if problem:
+            workflow.error(problem, title="Nothing was backed up")
+    _report(settings, workflow, results, excluded, problem)
+    if status == EXIT_OK and report.failed(results, dry_run=settings.dry_run):
         status = EXIT_FAILED
     return status
 
@@ -144,16 +199,16 @@ def _report(
     workflow: Workflow,
     results: list[ArchiveResult],
     excluded: list[Excluded],
+    problem: str | None = None,
 ) -> None:
-    """One line per archive (a local run), then the outputs, the summary, the annotations."""
-    if not settings.in_github_actions:
-        for r in results:
-            where = shown_path(r.path, settings.workspace) if r.path else None
-            done = f"saved {where} ({human_size(r.size or 0)})" if where else ""
-            failed = f"failed: {r.error}" if r.error else ""
-            line = "; ".join(part for part in (done, failed) if part) or "planned (dry run)"
-            workflow.info(f"project {r.project_id} ({r.branch}): {line}")
-    workflow.set_outputs(report.outputs(results, settings.workspace, secrets=workflow.secrets))
+    """The outputs (with the run's ``archives-file``) and the summary; a local run ends
+    with the summary's headline (each archive's saved or failed line was logged as it
+    happened, once)."""
+    archives_file = _write_archives(settings, workflow, results)
+    values = report.outputs(
+        results, settings.workspace, secrets=workflow.secrets, archives_file=archives_file
+    )
+    workflow.set_outputs(values, structured=report.JSON_OUTPUTS)
     workflow.summary(
         report.summary(
             results,
@@ -161,14 +216,38 @@ def _report(
             secrets=workflow.secrets,
             excluded=excluded,
             dry_run=settings.dry_run,
+            problem=problem,
         )
     )
-    for result in results:
-        if result.error and result.attempted:
-            workflow.error(
-                result.error,
-                title=f"Backup of project {result.project_id} ({result.branch}) failed",
-            )
+    if not settings.in_github_actions:
+        workflow.info(report.headline(results, dry_run=settings.dry_run))
+
+
+def _write_archives(
+    settings: Settings, workflow: Workflow, results: list[ArchiveResult]
+) -> Path | None:
+    """Write the run's ``archives-file``; warn when the ``archives`` output cannot hold
+    the whole list (or when the file cannot be written)."""
+    try:
+        path = report.write_archives(
+            settings.output_dir, results, settings.workspace, secrets=workflow.secrets
+        )
+    except OSError as exc:
+        workflow.warning(
+            f"The list of archives could not be written to {settings.output_dir} "
+            f"({exc.strerror or type(exc).__name__}); the 'archives-file' output is not set."
+        )
+        return None
+    shown = report.shown_path(path, settings.workspace)
+    entries = report.archive_entries(results, settings.workspace, secrets=workflow.secrets)
+    _, kept = report.capped_json(entries, report.ARCHIVES_LIMIT)
+    if kept < len(results):
+        workflow.warning(
+            f"The 'archives' output holds the first {kept} of {len(results)} archives "
+            f"(it is capped at {report.ARCHIVES_LIMIT >> 10} KiB); read the whole list from "
+            f"the file the 'archives-file' output names ({shown})."
+        )
+    return path
 
 
 def _echo_settings(settings: Settings, workflow: Workflow) -> None:

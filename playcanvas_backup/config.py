@@ -8,6 +8,7 @@ Nothing else in the package reads the process environment.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import re
@@ -57,11 +58,13 @@ _MAX_TOKEN = 4096
 
 @dataclass(frozen=True)
 class Input:
-    """One input of ``action.yml``: its name, default (as text) and meaning."""
+    """One input of ``action.yml``: its name, default (as text) and meaning; a ``boolean``
+    input's flag may stand alone (``--verify``) or take a value (``--verify false``)."""
 
     name: str
     default: str | None
     help: str
+    boolean: bool = False
 
     @property
     def flag(self) -> str:
@@ -93,7 +96,7 @@ INPUTS: tuple[Input, ...] = (
         "or commas, to leave out.",
     ),
     Input("branch", "", "A branch id (UUID) or name; empty exports the main branch."),
-    Input("all-branches", "false", "Export every open branch of each project."),
+    Input("all-branches", "false", "Export every open branch of each project.", boolean=True),
     Input(
         "path",
         "playcanvas-backups",
@@ -115,12 +118,15 @@ INPUTS: tuple[Input, ...] = (
         "poll-interval", "2", "First wait between job polls, seconds; it grows with the job's age."
     ),
     Input("max-poll-interval", "30", "Upper bound of the wait between polls, seconds."),
-    Input("verify", "true", "Check every zip member's CRC before the archive counts."),
+    Input(
+        "verify", "true", "Check every zip member's CRC before the archive counts.", boolean=True
+    ),
     Input(
         "upload-artifact",
         None,
         "Upload each archive as a workflow artifact (default: true "
         "in GitHub Actions, false elsewhere).",
+        boolean=True,
     ),
     Input(
         "artifact-name",
@@ -133,12 +139,13 @@ INPUTS: tuple[Input, ...] = (
         "Artifact retention in days, 1-400 (90 in public repositories), capped by the "
         "repository's setting; empty = the repository's setting.",
     ),
-    Input("overwrite", "false", "Replace an artifact of the same name in this run."),
+    Input("overwrite", "false", "Replace an artifact of the same name in this run.", boolean=True),
     Input(
         "allow-public-repository",
         "false",
         "Upload even when the repository is public or its visibility is unknown "
         "(not needed with encrypt-to).",
+        boolean=True,
     ),
     Input(
         "encrypt-to",
@@ -151,6 +158,7 @@ INPUTS: tuple[Input, ...] = (
         "false",
         "Plan everything (projects, branches, names, checks) and set the outputs, "
         "without exporting anything.",
+        boolean=True,
     ),
     Input(
         "s3-uri",
@@ -166,6 +174,13 @@ INPUTS: tuple[Input, ...] = (
         "http only for loopback hosts.",
     ),
     Input("s3-region", "", "The bucket's region, when the store needs one."),
+    Input(
+        "github-token",
+        "",
+        "GitHub token, used only to ask GitHub's REST API (GITHUB_API_URL) whether the "
+        "repository is public when the event payload does not say (default in action.yml: "
+        "the job's token).",
+    ),
     Input(
         "api-url",
         DEFAULT_API_URL,
@@ -250,6 +265,27 @@ def raw_inputs(env: Mapping[str, str], flags: Mapping[str, str | None]) -> dict[
     return given
 
 
+def unknown_inputs(env: Mapping[str, str]) -> list[str]:
+    """A warning for each ``INPUT_*`` variable that names no input, with the nearest one.
+
+    Under ``uses: docker://...`` the runner reads no action.yml: it passes every ``with:``
+    key through as ``INPUT_<KEY>`` (upper-cased, blanks as ``_``) and applies no default,
+    so a misspelt key would otherwise be ignored without a word. Both spellings of an
+    input (``INPUT_PROJECT-ID``, ``INPUT_PROJECT_ID``) are known.
+    """
+    known = {f"INPUT_{n.upper()}" for s in INPUTS for n in (s.name, s.dest)}
+    names = [spec.name for spec in INPUTS]
+    warnings = []
+    for variable in sorted(env):
+        if not variable.startswith("INPUT_") or variable in known:
+            continue
+        key = variable.removeprefix("INPUT_").lower()
+        nearest = difflib.get_close_matches(key.replace("_", "-"), names, n=1, cutoff=0.6)
+        hint = f"; did you mean `{nearest[0]}`?" if nearest else "."
+        warnings.append(f"`{key}` is not an input{hint} It is ignored.")
+    return warnings
+
+
 def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Settings:
     """Validate the inputs in ``given`` (see :func:`raw_inputs`) against the environment."""
     defaults = {spec.name: spec.default for spec in INPUTS}
@@ -305,16 +341,11 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
             "archive another way.",
         )
-    if upload:
-        refusal = visibility.upload_refusal(
-            visibility.visibility_from_event_file(env.get("GITHUB_EVENT_PATH")),
-            allow_public_repository=parse_boolean(
-                "allow-public-repository", text("allow-public-repository"), default=False
-            ),
-            encrypted=bool(recipients),
-        )
-        if refusal is not None:
-            raise refusal
+    allow_public = parse_boolean(
+        "allow-public-repository", text("allow-public-repository"), default=False
+    )
+    if upload and not recipients and not allow_public:
+        _check_not_public(env, github_token=text("github-token"))
 
     return Settings(
         access_token=access_token,
@@ -341,6 +372,36 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         artifact_runtime=runtime if upload else None,
         **_s3(text, env),
     )
+
+
+def _check_not_public(env: Mapping[str, str], *, github_token: str) -> None:
+    """Refuse an unencrypted upload where the repository is (or may be) public: the
+    event payload says, else GitHub's API (``GITHUB_API_URL``, with ``github-token``)."""
+    answer = visibility.find_visibility(
+        event_path=env.get("GITHUB_EVENT_PATH"),
+        api_url=_github_api_url(env.get("GITHUB_API_URL") or visibility.DEFAULT_GITHUB_API_URL),
+        repository=env.get("GITHUB_REPOSITORY", ""),
+        token=github_token,
+    )
+    refusal = visibility.upload_refusal(
+        answer.visibility,
+        allow_public_repository=False,
+        encrypted=False,
+        why_unknown=answer.why_unknown,
+    )
+    if refusal is not None:
+        raise refusal
+
+
+def _github_api_url(value: str) -> str | None:
+    """GitHub's REST API base URL, where ``github-token`` may be sent: https (plain http
+    only to a loopback host), no credentials or query; else None."""
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    usable = (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))) and not (
+        parts.username or parts.password or parts.query or parts.fragment
+    )
+    return value if host and usable else None
 
 
 _MISSING = {

@@ -112,6 +112,8 @@ def download(
     resolve: Callable[[str, int], list[str]] = resolve_host,
     environ: Mapping[str, str] = os.environ,
     limits: Limits = LIMITS,
+    place: bool = True,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> Archive:
     """Download the archive that ``fetch_url()`` points at into ``destination``.
 
@@ -121,7 +123,12 @@ def download(
     check: every read, wait and retry. ``session`` is used with ``trust_env`` off: no
     ``.netrc``, and a proxy only from ``HTTPS_PROXY``/``NO_PROXY`` in ``environ``.
     Returns only once the archive is complete, verified and renamed into place; on any
-    failure nothing is left at (or beside) ``destination``.
+    failure nothing is left at (or beside) ``destination``. With ``place=False`` the
+    verified archive stays at its private temporary name beside ``destination`` (the
+    returned ``path``), never renamed: the caller owns it and removes it.
+    failure nothing is left at (or beside) ``destination``. ``progress``, when given, is
+    called with (bytes so far, total or None) after every chunk, in place of the
+    periodic progress lines in ``log`` (a progress bar).
     """
     time_left = _Deadline(clock, deadline)
     session.trust_env = False
@@ -158,6 +165,7 @@ def download(
                 time_left=time_left,
                 resolve=resolve,
                 environ=environ,
+                progress=progress,
             )
             retrying = retries.DOWNLOAD.retrying(
                 TransientError, sleep=sleep, log=log, deadline=deadline, clock=clock
@@ -176,7 +184,8 @@ def download(
             finally:
                 wait_for([synced])
             synced.result()
-        move_into_place(part, destination)
+        if place:
+            move_into_place(part, destination)
     except TransientError as exc:
         part.unlink(missing_ok=True)
         # Stopped short of its attempts: the next wait would have ended past the deadline.
@@ -193,7 +202,7 @@ def download(
         part.unlink(missing_ok=True)
         raise
     return Archive(
-        destination,
+        destination if place else part,
         transfer.sha256_hex(),
         transfer.size,
         transfer.crc32() if want_crc32 else None,
@@ -359,8 +368,10 @@ class _Fetcher:
         time_left: _Deadline,
         resolve: Callable[[str, int], list[str]],
         environ: Mapping[str, str],
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
         self._fetch_url = fetch_url
+        self._progress = progress
         self._disk_free = disk_free
         self._url: str | None = None
         self._transfer = transfer
@@ -528,7 +539,7 @@ class _Fetcher:
         transfer, time_left = self._transfer, self._time_left
         length = transfer.total - transfer.size if transfer.total is not None else None
         read_into, sock = _body_reader(response, length)
-        progress = _Progress(transfer, self._log, self._clock)
+        progress = _Progress(transfer, self._log, self._clock, self._progress)
         ended = False
         while not ended:
             buffer, filled = transfer.buffer(), 0
@@ -594,17 +605,25 @@ def _body_reader(
 
 
 class _Progress:
-    """Log bytes, percent, rate and time left, at most every few seconds."""
+    """Log bytes, percent, rate and time left, at most every few seconds; or, given
+    ``each``, tell it the bytes after every chunk instead."""
 
     def __init__(
-        self, transfer: _Transfer, log: Callable[[str], None], clock: Callable[[], float]
+        self,
+        transfer: _Transfer,
+        log: Callable[[str], None],
+        clock: Callable[[], float],
+        each: Callable[[int, int | None], None] | None = None,
     ) -> None:
-        self._transfer, self._log, self._clock = transfer, log, clock
+        self._transfer, self._log, self._clock, self._each = transfer, log, clock, each
         self._started = clock()
         self._start_size = transfer.size
         self._next = self._started + PROGRESS_EVERY
 
     def update(self) -> None:
+        if self._each is not None:
+            self._each(self._transfer.size, self._transfer.total)
+            return
         now = self._clock()
         if now < self._next:
             return

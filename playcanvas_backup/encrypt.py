@@ -5,12 +5,18 @@ X25519 (``age1...``), ``ssh-ed25519`` and ``ssh-rsa`` (2048 bits or more). Plugi
 recipients, passphrases and anything secret are refused: a line of ``encrypt-to`` is
 never echoed back, only its number, since a pasted secret key must not reach the log.
 
-An archive is encrypted into ``<name>.age`` beside it: pyrage streams the file through age
-in 64 KiB chunks (constant memory) into a private temporary ``.part`` file, hashed as it is
-written and flushed to disk as it goes (``fdatasync`` on a worker thread, ``fsync`` at the
-end), and only then renamed into place.
-The plaintext archive is deleted in every case, success or failure, so that it never stays
-in the backup folder where a later step could upload it.
+A verified archive is encrypted from its private temporary name (the download's ``.part``
+file: the plaintext never has a final name) into ``<name>.age``: pyrage streams the file
+through age in 64 KiB chunks (constant memory) into a private temporary ``.part`` file of
+its own, hashed as it is written and flushed to disk as it goes (``fdatasync`` on a worker
+thread, ``fsync`` at the end), renamed into place (the folder fsynced), and only then is
+the plaintext removed. The plaintext is removed in every case, success or failure, so
+that it never stays in the backup folder where a later step could upload it; a kill in
+between leaves only part files, which the next run removes (:mod:`files`).
+
+A ``SIGTERM``/``SIGINT`` arriving while pyrage runs is raised inside one of its read or
+write callbacks, where pyrage would turn it into its own error: the callbacks keep the
+interruption and it is raised again, as itself, once pyrage has returned.
 
 >>> recipients = parse_recipients("age1...\\nssh-ed25519 AAAA... me@laptop")  # doctest: +SKIP
 >>> encrypted = encrypt_archive(Path("backups/1-main.zip"), recipients)  # doctest: +SKIP
@@ -97,8 +103,9 @@ class Encrypted:
 def parse_recipients(text: str) -> tuple[Recipient, ...]:
     """The recipients of ``encrypt-to``: one per line; empty lines and ``#`` comments skipped.
 
-    Returns ``()`` when there are none (the input is not set). Duplicates are kept once.
-    A line that is not a public key raises :class:`InputError` naming the line's number.
+    Returns ``()`` when ``text`` is blank (the input is not set). Duplicates are kept once.
+    A line that is not a public key raises :class:`InputError` naming the line's number,
+    and so does a value with nothing but comments: encryption was asked for, to no one.
     """
     recipients: list[Recipient] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -110,6 +117,13 @@ def parse_recipients(text: str) -> tuple[Recipient, ...]:
             recipients.append(recipient)
         if len(recipients) > MAX_RECIPIENTS:
             raise InputError(INPUT, f"names more than {MAX_RECIPIENTS} recipients.")
+    if text.strip() and not recipients:
+        raise InputError(
+            INPUT,
+            "has no recipient, only comments ('#') and blank lines. Give at least one "
+            "public key (age1..., ssh-ed25519 ..., ssh-rsa ...), or leave the input empty "
+            "to keep archives unencrypted.",
+        )
     return tuple(recipients)
 
 
@@ -122,18 +136,21 @@ def encrypt_archive(
     archive: Path,
     recipients: Sequence[Recipient],
     *,
+    destination: Path | None = None,
     disk_free: Callable[[Path], int] = lambda folder: shutil.disk_usage(folder).free,
 ) -> Encrypted:
-    """Encrypt ``archive`` to every recipient as ``<archive>.age``, then delete ``archive``.
+    """Encrypt ``archive`` to every recipient as ``destination`` (by default
+    ``<archive>.age``), then delete ``archive``.
 
     Returns the encrypted file's path, SHA-256 and size once it is written to disk and
-    renamed into place. On any failure nothing is left at or beside the ``.age`` path and
-    the plaintext is deleted as well (:class:`EncryptionFailed`); run the backup again.
+    renamed into place. On any failure nothing is left at or beside ``destination`` and
+    the plaintext is deleted as well (:class:`EncryptionFailed`; a signal's exception
+    propagates as itself); run the backup again.
     """
     if not recipients:
         raise ValueError("encrypt_archive needs at least one recipient")
     try:
-        return _encrypt(archive, encrypted_path(archive), recipients, disk_free)
+        return _encrypt(archive, destination or encrypted_path(archive), recipients, disk_free)
     finally:
         try:
             archive.unlink(missing_ok=True)
@@ -152,38 +169,29 @@ def _encrypt(
     disk_free: Callable[[Path], int],
 ) -> Encrypted:
     part: Path | None = None
+    # The archive's own name: ``archive`` may be its temporary one.
+    name, folder = destination.name.removesuffix(SUFFIX), destination.parent
     try:
         needed = _encrypted_size_bound(archive.stat().st_size, len(recipients)) + DISK_MARGIN
-        free = disk_free(archive.parent)
+        free = disk_free(folder)
         if free < needed:
             raise EncryptionFailed(
-                f"Encrypting {archive.name} needs about {needed >> 20} MiB free beside it, "
-                f"and {archive.parent} has {free >> 20} MiB; the unencrypted archive was "
+                f"Encrypting {name} needs about {needed >> 20} MiB free beside it, "
+                f"and {folder} has {free >> 20} MiB; the unencrypted archive was "
                 "deleted. Free some disk space or choose another 'path', then run the "
                 "backup again."
             )
         handle, part_name = tempfile.mkstemp(
-            dir=archive.parent, prefix=f".{destination.name}.", suffix=".part"
+            dir=folder, prefix=f".{destination.name}.", suffix=".part"
         )
         part = Path(part_name)
-        # encrypt_io rather than encrypt_file and a second read to hash: the hash is of
-        # what was written, and with the writeback below it is the faster of the two
-        # (bench/encrypt.py).
-        keys = [r.pyrage for r in recipients]
-        with (
-            os.fdopen(handle, "wb") as file,
-            archive.open("rb") as plaintext,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="encrypt") as worker,
-        ):
-            written = _Written(file, worker)
-            pyrage.encrypt_io(plaintext, written, keys)  # type: ignore[arg-type]
-            written.sync()
+        written = _age(archive, handle, [r.pyrage for r in recipients])
         move_into_place(part, destination)
         part = None
     except (OSError, pyrage.EncryptError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         raise EncryptionFailed(
-            f"Encrypting {archive.name} failed ({reason}); nothing was kept and the "
+            f"Encrypting {name} failed ({reason}); nothing was kept and the "
             "unencrypted archive was deleted. Check the free space in 'path', then run the "
             "backup again."
         ) from exc
@@ -191,6 +199,30 @@ def _encrypt(
         if part is not None:
             part.unlink(missing_ok=True)
     return Encrypted(destination, written.digest.hexdigest(), written.size, written.crc32)
+
+
+def _age(archive: Path, handle: int, keys: list[x25519.Recipient | ssh.Recipient]) -> _Written:
+    """Stream ``archive`` through age into the open part file ``handle``, then fsync it.
+
+    ``encrypt_io`` rather than ``encrypt_file`` and a second read to hash: the hash is of
+    what was written, and with the writeback it is the faster of the two
+    (bench/encrypt.py). A signal met in one of pyrage's callbacks is the real outcome,
+    whatever pyrage then says: it is raised as itself.
+    """
+    with (
+        os.fdopen(handle, "wb") as file,
+        archive.open("rb") as plaintext,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="encrypt") as worker,
+    ):
+        read, written = _Read(plaintext), _Written(file, worker)
+        try:
+            pyrage.encrypt_io(read, written, keys)  # type: ignore[arg-type]
+        finally:
+            for callback in (read, written):
+                if callback.interruption is not None:
+                    raise callback.interruption
+        written.sync()
+    return written
 
 
 def _recipient(line: str, number: int) -> Recipient:
@@ -250,9 +282,30 @@ def _encrypted_size_bound(size: int, recipients: int) -> int:
     return size + 16 * chunks + _HEADER_ALLOWANCE * (recipients + 1)
 
 
+class _Read:
+    """The plaintext as pyrage reads it (``read`` is all it calls), keeping any
+    interruption (a signal's exception) raised while it reads: pyrage would report it as
+    a failed read."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.interruption: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self.interruption is not None:
+            raise self.interruption
+        try:
+            return self._file.read(size)
+        except Exception:
+            raise
+        except BaseException as exc:
+            self.interruption = exc
+            raise
+
+
 class _Written:
     """The file object pyrage writes to: hashes (SHA-256, CRC-32) and counts each piece as
-    it is written.
+    it is written, and keeps any interruption raised meanwhile (as :class:`_Read`).
 
     Every :data:`WRITEBACK` bytes a worker thread ``fdatasync``s what is written so far,
     so that the disk writes while age encrypts and the final ``fsync`` has little left.
@@ -266,8 +319,20 @@ class _Written:
         self.digest = hashlib.sha256()
         self.crc32 = 0
         self.size = 0
+        self.interruption: BaseException | None = None
 
     def write(self, data: bytes) -> int:
+        if self.interruption is not None:
+            raise self.interruption
+        try:
+            return self._write(data)
+        except Exception:
+            raise
+        except BaseException as exc:
+            self.interruption = exc
+            raise
+
+    def _write(self, data: bytes) -> int:
         self.digest.update(data)
         self.crc32 = zlib.crc32(data, self.crc32)
         self.size += len(data)

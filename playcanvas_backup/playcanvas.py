@@ -5,6 +5,8 @@ The token is sent only to the API host, never on a redirect. Each response's
 over the limit waits for the window to reset instead. 429, 5xx and connection faults are
 retried with backoff (a 429 waits for ``Retry-After`` or the window's reset, and at least
 the backoff); other errors are final and carry PlayCanvas's own message plus what to check.
+A 401 or 403 from a lookup route (project details, an account's project list) is
+:class:`LookupRefused`: that route's answer, never a sign that the token was refused.
 
 Whoever answers may be hostile, so everything is bounded: no wait goes past the caller's
 deadline (a rate limit that resets after it fails the call at once), at most
@@ -26,7 +28,14 @@ from typing import Any, Literal
 import requests
 
 from . import ratelimit, retries, untrusted
-from .errors import ApiError, ApiUnreachable, RateLimited, RateLimitPastDeadline, TransientError
+from .errors import (
+    ApiError,
+    ApiUnreachable,
+    BackupError,
+    RateLimited,
+    RateLimitPastDeadline,
+    TransientError,
+)
 
 Kind = Literal["strict", "normal"]
 STRICT: Kind = "strict"
@@ -38,6 +47,8 @@ API_TIMEOUT = (10.0, 60.0)
 MAX_ATTEMPTS = retries.API.attempts
 #: The largest API answer read, bytes (a page of branches is a few KiB).
 MAX_BODY = 4 << 20
+#: Branches asked for a page (the Editor's own page size).
+BRANCH_PAGE = 50
 #: Pages of the branch list followed (50 branches a page: 5,000 branches).
 MAX_PAGES = 100
 #: Branches of one project believed; more is a list that never ends.
@@ -45,8 +56,30 @@ MAX_BRANCHES = 5000
 #: A branch name is kept to this many characters (PlayCanvas's own are far shorter):
 #: with ``MAX_BRANCHES`` it bounds what a branch list can hold in memory.
 MAX_BRANCH_NAME = 1024
+#: What a lookup route answers when it will not answer this token.
+LOOKUP_REFUSALS = frozenset({401, 403})
 #: The largest job id believed (PlayCanvas's ids are 64-bit integers).
 _MAX_ID = (1 << 63) - 1
+
+
+class Refused(ApiError):
+    """PlayCanvas answered a request with a final error status (4xx).
+
+    ``answer`` is what PlayCanvas said: the status and its own text, cleaned
+    (``401 "Unauthorized"``); the message adds what the request was and what to check.
+    """
+
+    def __init__(self, message: str, *, status: int, answer: str) -> None:
+        super().__init__(message, status=status)
+        self.answer = answer
+
+
+class LookupRefused(Refused):
+    """A lookup route (a project's details, an account's project list) answered 401 or
+    403: that route's answer to this token, not a refused token. PlayCanvas answers every
+    API token's ``GET /projects/:id`` so ("Token does not have required scope")."""
+
+    title = "PlayCanvas would not look that up"
 
 
 class AnswerLost(TransientError):
@@ -126,6 +159,33 @@ class PlayCanvasApi:
         """Seconds until a request of this kind fits the rate limit (0 = now)."""
         return self._windows[kind].wait(self._clock())
 
+    def limit(self, kind: Kind) -> int | None:
+        """Requests a window allows for this kind of route, as PlayCanvas's last answer to
+        one said (``X-RateLimit-Limit``); None before any."""
+        return self._windows[kind].limit
+
+    def rate_limits(self, *, deadline: float) -> dict[str, int]:
+        """The token's limits as ``GET /ratelimits`` reports them: each name with a whole
+        number (the route's shape is undocumented; anything else in it is left out)."""
+        request = _Request(
+            NORMAL,
+            "GET",
+            "/ratelimits",
+            what="Reading the token's rate limits",
+            not_found="this API has no /ratelimits route",
+            lookup=True,
+        )
+        body = self._call(request, deadline=deadline)
+        limits = body.get("limits", body) if isinstance(body, dict) else None
+        if not isinstance(limits, dict):
+            return {}
+        numbers = {
+            untrusted.clean(str(name), limit=40): value
+            for name, value in list(limits.items())[:20]
+            if type(value) is int and 0 <= value <= ratelimit.MAX_COUNT
+        }
+        return dict(sorted(numbers.items()))
+
     def start_export(self, project_id: int, *, branch_id: str | None, deadline: float) -> ExportJob:
         """Start exporting a project (its main branch when ``branch_id`` is None)."""
         request = _Request(
@@ -159,13 +219,15 @@ class PlayCanvasApi:
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def list_branches(
-        self, project_id: int, *, deadline: float, include_closed: bool = False
+        self, project_id: int, *, deadline: float, closed: bool = False
     ) -> list[Branch]:
-        """Every open branch of a project (and closed ones, if asked), following the pages
-        (``?skip=<last id>``).
+        """A project's open branches (its closed ones with ``closed``), following the pages
+        (``?skip=<last id>``, ``BRANCH_PAGE`` a page, as the Editor asks).
 
-        At most ``MAX_PAGES`` pages, each bringing a branch not seen before, within the
-        deadline: a list that never ends is an error, not a hang.
+        PlayCanvas lists closed branches only when asked with ``closed=true``; whatever a
+        page holds, only branches of the kind asked for are kept. At most ``MAX_PAGES``
+        pages, each bringing a branch not seen before, within the deadline: a list that
+        never ends is an error, not a hang.
         """
         branches: list[Branch] = []
         seen: set[str] = set()
@@ -177,15 +239,7 @@ class PlayCanvasApi:
                     f"timeout ({len(seen)} branches so far).",
                     status=200,
                 )
-            request = _Request(
-                NORMAL,
-                "GET",
-                f"/projects/{project_id}/branches",
-                what=f"Listing the branches of project {project_id}",
-                not_found=_project_hint(project_id),
-                params={"skip": skip} if skip else None,
-            )
-            body = self._call(request, deadline=deadline)
+            body = self._call(_branches_page(project_id, closed, skip), deadline=deadline)
             page = body.get("result") if isinstance(body, dict) else None
             if not isinstance(page, list):
                 raise ApiError(
@@ -200,7 +254,7 @@ class PlayCanvasApi:
             branches += [
                 Branch(id=id_, name=_branch_name(item, id_), closed=bool(item.get("closed")))
                 for item, id_ in new
-                if include_closed or not item.get("closed")
+                if bool(item.get("closed")) == closed
             ]
             seen.update(id_ for _, id_ in new)
             if len(seen) > MAX_BRANCHES:
@@ -304,12 +358,7 @@ class PlayCanvasApi:
                 f"{what}: rate limited by PlayCanvas (429 {message})",
                 retry_after=ratelimit.retry_after(response.headers, now),
             )
-        if status >= 500:
-            raise TransientError(f"{what}: PlayCanvas answered {status} {message}")
-        raise ApiError(
-            f"{what} failed: {status} {message}. {_hint(status, request.not_found)}",
-            status=status,
-        )
+        raise _failure(request, status, message)
 
     def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
         """The body, refused past ``MAX_BODY`` bytes (decoded) or once it has taken past
@@ -372,6 +421,7 @@ class PlayCanvasApi:
                     "prints for each project it backs up)"
                 ),
                 params={"skip": skip} if skip else None,
+                lookup=True,
             )
             body = self._call(request, deadline=deadline)
             page = body.get("result") if isinstance(body, dict) else None
@@ -403,13 +453,15 @@ class PlayCanvasApi:
         )
 
     def get_project(self, project_id: int, *, deadline: float) -> Project:
-        """One project's name and owner (``GET /projects/:id``)."""
+        """One project's name and owner (``GET /projects/:id``): best effort, since
+        PlayCanvas answers it 401 to every API token (:class:`LookupRefused`)."""
         request = _Request(
             NORMAL,
             "GET",
             f"/projects/{project_id}",
-            what=f"Reading project {project_id}",
+            what=f"Reading project {project_id}'s details",
             not_found=_project_hint(project_id),
+            lookup=True,
         )
         project = Project.from_json(self._call(request, deadline=deadline))
         if project is None or project.id != project_id:
@@ -430,6 +482,38 @@ class _Request:
     not_found: str
     json: dict[str, Any] | None = None
     params: dict[str, str] | None = None
+    #: A lookup (best effort): a 401/403 is :class:`LookupRefused`, not a refused token.
+    lookup: bool = False
+
+
+def _branches_page(project_id: int, closed: bool, skip: str | None) -> _Request:
+    """One page of a project's branches: ``BRANCH_PAGE`` of them, open or closed, after
+    ``skip`` (the last branch id received)."""
+    params = {"limit": str(BRANCH_PAGE)}
+    params.update({"closed": "true"} if closed else {})
+    params.update({"skip": skip} if skip else {})
+    return _Request(
+        NORMAL,
+        "GET",
+        f"/projects/{project_id}/branches",
+        what=f"Listing the branches of project {project_id}",
+        not_found=_project_hint(project_id),
+        params=params,
+    )
+
+
+def _failure(request: _Request, status: int, message: str) -> BackupError:
+    """The error for a final or server-side answer other than 429 (``message`` is
+    PlayCanvas's own text, cleaned): 5xx is worth retrying, a lookup's 401/403 is that
+    route's answer, any other is final with what to check."""
+    what, answer = request.what, f"{status} {message}"
+    if status >= 500:
+        return TransientError(f"{what}: PlayCanvas answered {answer}")
+    if request.lookup and status in LOOKUP_REFUSALS:
+        return LookupRefused(f"{what}: PlayCanvas answered {answer}", status=status, answer=answer)
+    return Refused(
+        f"{what} failed: {answer}. {_hint(status, request.not_found)}", status=status, answer=answer
+    )
 
 
 def _project_hint(project_id: int) -> str:

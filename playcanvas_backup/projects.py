@@ -40,11 +40,26 @@ class Exclusions:
         """Why ``project`` is left out, or None if it is not."""
         if project.id in self.ids:
             return f"project id {project.id} is in exclude"
+        if not project.name:  # not known: no pattern says anything about it
+            return None
         name = _folded(project.name)
         for pattern in self.patterns:
             if fnmatch.fnmatchcase(name, _folded(pattern)):
                 return f"its name matches exclude pattern '{pattern}'"
         return None
+
+    def unmatched(self, projects: Sequence[Project]) -> tuple[str, ...]:
+        """The items (as written) that match none of ``projects``: most likely a typo."""
+        ids = {project.id for project in projects}
+        names = [_folded(project.name) for project in projects]
+        return (
+            *(str(item) for item in sorted(self.ids - ids)),
+            *(
+                pattern
+                for pattern in self.patterns
+                if not any(fnmatch.fnmatchcase(name, _folded(pattern)) for name in names)
+            ),
+        )
 
 
 @dataclass(frozen=True)

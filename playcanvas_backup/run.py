@@ -5,7 +5,9 @@ if asked.
 Every requested archive ends as one :class:`ArchiveResult`, written into the caller's
 list as soon as it is known, so that a cancelled run can still report what it saved.
 Any failure of one archive (an exception of any kind) becomes that archive's ``error``;
-only a refused token (401) stops the run, since every other archive would meet it too.
+only a refused token (a 401 from the export, job or branch routes) stops the run, since
+every other archive would meet it too. Lookups (project details, the account's project
+list) are not needed for a backup by id: a 401/403 there is that route's answer.
 When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
 
 Each archive has one deadline, ``timeout`` seconds after its export is started: the
@@ -37,7 +39,8 @@ from .artifact import ArtifactUploader
 from .config import Settings
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
-from .playcanvas import STRICT, Branch, ExportJob, PlayCanvasApi, Project
+from .files import STALE_MARGIN, claimed, remove_stale_parts
+from .playcanvas import STRICT, Branch, ExportJob, LookupRefused, PlayCanvasApi, Project
 from .projects import Excluded, select_projects
 from .report import ArchiveResult, shown_path
 from .templates import Name, plan_names, timestamp_fields
@@ -52,9 +55,17 @@ Upload = Callable[[Archive, str], tuple[int, str]]
 
 
 class TokenRefused(BackupError):
-    """PlayCanvas refused the token (401): the run stops, every archive would meet it."""
+    """PlayCanvas refused the token (a 401 from the export, job or branch routes): the run
+    stops, every archive would meet it."""
 
     title = "PlayCanvas refused the token"
+
+
+class ListingRefused(BackupError):
+    """PlayCanvas would not list the ``user-id`` account's projects (401/403): the run
+    fails before any export, pointing at ``project-id``."""
+
+    title = "PlayCanvas did not list the account's projects"
 
 
 def back_up(
@@ -138,7 +149,10 @@ def run(
     ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng, s3)
     results = [] if results is None else results
     try:
-        remove_stale_parts(settings.output_dir, before=clock(), log=workflow.info)
+        if not settings.dry_run:
+            remove_stale_parts(
+                settings.output_dir, max_age=settings.timeout + STALE_MARGIN, log=workflow.info
+            )
         planned = plan(ctx, results, [] if excluded is None else excluded)
         if settings.dry_run:
             tell_plan(ctx, planned, results)
@@ -155,10 +169,10 @@ def _stopped_by(refused: TokenRefused, settings: Settings, results: list[Archive
     reason = "PlayCanvas refused the token (401); the run stopped."
     for index, result in enumerate(results):
         if result.error is None and not result.archived:
-            results[index] = replace(result, error=reason, attempted=False)
+            results[index] = replace(result, error=reason)
     planned = {result.project_id for result in results}
     results += [
-        ArchiveResult(project_id, settings.branch or "main", None, error=reason, attempted=False)
+        ArchiveResult(project_id, settings.branch or "main", None, error=reason)
         for project_id in settings.project_ids
         if project_id not in planned
     ]
@@ -181,7 +195,8 @@ def plan(ctx: Context, results: list[ArchiveResult], excluded: list[Excluded]) -
     fields = [
         {
             "project_id": r.project_id,
-            "project_name": r.project_name,
+            # Not read (best effort): the id keeps names unique and stable.
+            "project_name": r.project_name or str(r.project_id),
             "branch": r.branch,
             "branch_id": r.branch_id,
             **moment,
@@ -204,22 +219,37 @@ def plan(ctx: Context, results: list[ArchiveResult], excluded: list[Excluded]) -
 
 
 def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[int, Exception]]:
-    """The projects to back up: the ``project-id``s (each read for its name) and every
-    project ``user-id`` lists, less those ``exclude`` leaves out (added to ``excluded``);
-    and why each requested project that could not be read failed."""
+    """The projects to back up: the ``project-id``s and every project ``user-id`` lists,
+    less those ``exclude`` leaves out (added to ``excluded``); and why each requested
+    project found missing failed.
+
+    A backup by id needs no lookup: project details are read only when a name is used
+    (``{project_name}``, or ``exclude``'s name patterns) and the listing did not give it.
+    """
     settings, log = ctx.settings, ctx.workflow.info
     deadline = ctx.clock() + settings.timeout
-    unreadable: dict[int, Exception] = {}
-    requested = [_project(ctx, pid, deadline, unreadable) for pid in settings.project_ids]
     listed: list[Project] = []
     if settings.user_id is not None:
         try:
             listed = ctx.api.list_projects(settings.user_id, deadline=deadline)
-        except Exception as exc:
-            _raise_if_refused(exc)
-            raise
+        except LookupRefused as refused:
+            raise ListingRefused(_listing_refused(settings.user_id, refused)) from refused
         log(f"account {settings.user_id} lists {len(listed)} projects")
+    names = {project.id: project for project in listed}
+    details = _Details(ctx, deadline) if _needs_names(settings) else None
+    unreadable: dict[int, Exception] = {}
+    requested = [
+        details.read(pid, unreadable) if details and pid not in names else Project(pid, "")
+        for pid in settings.project_ids
+    ]
     selection = select_projects(requested, listed, settings.exclusions)
+    considered = [*requested, *listed]
+    unnamed = sum(1 for project in considered if not project.name)
+    for item in settings.exclusions.unmatched(considered):
+        ctx.workflow.warning(
+            f"exclude: '{item}' matched no project; check it for a typo"
+            + (f" ({unnamed} project names could not be read)." if unnamed else ".")
+        )
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
     excluded += selection.excluded
@@ -229,17 +259,64 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
     return list(selection.projects), unreadable
 
 
-def _project(
-    ctx: Context, project_id: int, deadline: float, unreadable: dict[int, Exception]
-) -> Project:
-    """A requested project with its name; one that cannot be read goes on without it,
-    its failure noted in ``unreadable`` (that project's archive fails with it)."""
-    try:
-        return ctx.api.get_project(project_id, deadline=deadline)
-    except Exception as exc:
-        _raise_if_refused(exc)
-        unreadable[project_id] = exc
+def _needs_names(settings: Settings) -> bool:
+    """Whether the run uses project names: a name template field or an exclude pattern."""
+    fields = settings.filename.fields | settings.artifact_name.fields
+    return "project_name" in fields or bool(settings.exclusions.patterns)
+
+
+def _listing_refused(user_id: int, refused: LookupRefused) -> str:
+    return (
+        f"PlayCanvas would not list the projects of account {user_id}: it answered "
+        f"{refused.answer} to GET /users/{user_id}/projects. Either access-token is not a "
+        "current token, or this token may not list that account's projects. Name the "
+        "projects to back up in project-id instead (the number in "
+        "https://playcanvas.com/project/<id>/...); 'playcanvas-backup doctor' shows which "
+        "routes the token can use."
+    )
+
+
+@dataclass
+class _Details:
+    """Project details, read best effort: the first refused lookup (PlayCanvas refuses
+    API tokens there) is said once, as a warning, and nothing more is asked this run."""
+
+    ctx: Context
+    deadline: float
+    refused: LookupRefused | None = None
+
+    def read(self, project_id: int, unreadable: dict[int, Exception]) -> Project:
+        """The project with its name; without it when it cannot be read. A project
+        PlayCanvas says does not exist goes in ``unreadable`` (its archive fails)."""
+        if self.refused is not None:
+            return Project(project_id, "")
+        try:
+            return self.ctx.api.get_project(project_id, deadline=self.deadline)
+        except LookupRefused as refused:
+            self.refused = refused
+            self.ctx.workflow.warning(
+                f"PlayCanvas answered {refused.answer} to reading project {project_id}'s "
+                "details (it refuses API tokens there), so project names are not read in "
+                "this run: {project_name} is the project id, project_name is null in "
+                "archives, and exclude's name patterns match only projects user-id lists. "
+                "The backups themselves do not need the names.",
+                title="Project names not available",
+            )
+        except ApiError as exc:
+            if exc.status != 404:
+                self._unnamed(project_id, exc)
+            else:
+                unreadable[project_id] = exc
+        except Exception as exc:
+            _raise_if_refused(exc)
+            self._unnamed(project_id, exc)
         return Project(project_id, "")
+
+    def _unnamed(self, project_id: int, exc: Exception) -> None:
+        self.ctx.workflow.warning(
+            f"project {project_id}'s name could not be read ({exc}); it goes on under its id.",
+            title="Project name not available",
+        )
 
 
 def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
@@ -249,19 +326,17 @@ def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
     if not settings.branch and not settings.all_branches:
         return [ArchiveResult(project.id, "main", None, project_name=name)]
     project_id = project.id
-    branches = ctx.api.list_branches(
-        project_id, deadline=ctx.clock() + settings.timeout, include_closed=True
-    )
+    deadline = ctx.clock() + settings.timeout
+    chosen = ctx.api.list_branches(project_id, deadline=deadline)
     if settings.branch:
-        branch = find_branch(project_id, branches, settings.branch)
+        try:
+            branch = find_branch(project_id, chosen, settings.branch)
+        except BranchNotFound:
+            # PlayCanvas lists closed branches only when asked: asked only now, to say so.
+            closed = ctx.api.list_branches(project_id, deadline=deadline, closed=True)
+            find_branch(project_id, chosen + closed, settings.branch)
+            raise
         return [ArchiveResult(project_id, branch.name, branch.id, project_name=name)]
-    closed = sorted(b.name for b in branches if b.closed)
-    if closed:
-        ctx.workflow.info(
-            f"project {project_id}: skipping {len(closed)} closed branch"
-            f"{'es' if len(closed) > 1 else ''}: {', '.join(closed[:20])}"
-        )
-    chosen = [b for b in branches if not b.closed]
     if not chosen:
         raise BranchNotFound(f"Project {project_id} has no open branches to export.")
     return [
@@ -289,18 +364,6 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
         f"Project {project_id} has no open branch named or with the id '{wanted}'. "
         f"Its open branches are: {shown or '(none)'}. Set 'branch' to one of these."
     )
-
-
-def remove_stale_parts(folder: Path, *, before: float, log: Callable[[str], None]) -> None:
-    """Remove the ``.*.part`` files that killed runs left in ``folder`` (those older than
-    this run; a part file of a run going on beside this one is newer)."""
-    for part in sorted(folder.glob(".*.part")):
-        try:
-            if part.is_file() and part.stat().st_mtime < before:
-                part.unlink()
-                log(f"removed {part.name}, left behind by an earlier run that was stopped")
-        except OSError as exc:
-            log(f"could not remove {part.name}, left behind by an earlier run: {exc.strerror}")
 
 
 def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
@@ -439,26 +502,19 @@ def finish_archive(
 ) -> ArchiveResult:
     """Download and verify a complete export's archive, encrypt it if asked, then upload
     it if asked; return the archive's result (a failed upload keeps the saved archive and
-    sets ``error``)."""
-    settings, label = ctx.settings, _label(result)
+    sets ``error``).
+
+    With ``encrypt-to`` the verified plaintext stays at the download's temporary name, is
+    encrypted from there and removed: only the ``.age`` file ever has a final name. A
+    lock beside the part files names this process while they may exist (:mod:`files`).
+    """
+    settings = ctx.settings
     _check_deadline(ctx, result, deadline, "before its download")
-    with ctx.workflow.group(f"{label}: download and verify"):
-        saved = download(
-            _download_link(ctx, job, deadline),
-            settings.output_dir / archive.file.final(job.id),
-            session=ctx.session,
-            verify_zip=settings.verify,
-            want_crc32=ctx.upload is not None and not settings.recipients,
-            log=lambda line: ctx.workflow.info(f"{label}: {line}"),
-            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
-            clock=ctx.clock,
-            deadline=deadline,
-            environ=settings.download_env,
+    destination = settings.output_dir / archive.file.final(job.id)
+    with claimed(settings.output_dir, destination.name):
+        saved, result = download_and_encrypt(
+            ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
-    result = _saved(ctx, result, saved, started_at)
-    if settings.recipients:
-        _check_deadline(ctx, result, deadline, "before its encryption")
-        saved, result = encrypt(ctx, saved, result)
     if ctx.upload is not None:
         name = archive.artifact.final(job.id)
         result = upload_archive(
@@ -475,16 +531,60 @@ def finish_archive(
     return result
 
 
-def _saved(ctx: Context, result: ArchiveResult, saved: Archive, started_at: float) -> ArchiveResult:
+def download_and_encrypt(
+    ctx: Context,
+    job: ExportJob,
+    result: ArchiveResult,
+    destination: Path,
+    *,
+    started_at: float,
+    deadline: float,
+) -> tuple[Archive, ArchiveResult]:
+    """The archive saved at ``destination``, or (``encrypt-to``) encrypted beside it as
+    ``<destination>.age`` from its temporary name, which is gone when this returns."""
+    settings, label = ctx.settings, _label(result)
+    encrypting = bool(settings.recipients)
+    with (
+        ctx.workflow.group(f"{label}: download and verify"),
+        ctx.workflow.progress_bar(label) as progress,
+    ):
+        saved = download(
+            _download_link(ctx, job, deadline),
+            destination,
+            session=ctx.session,
+            verify_zip=settings.verify,
+            want_crc32=ctx.upload is not None and not settings.recipients,
+            log=lambda line: ctx.workflow.info(f"{label}: {line}"),
+            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
+            clock=ctx.clock,
+            deadline=deadline,
+            environ=settings.download_env,
+            place=not encrypting,
+            progress=progress,
+        )
+    if not encrypting:
+        return saved, _saved(ctx, result, saved, started_at)
+    try:
+        result = _saved(ctx, result, saved, started_at, placed=False)
+        _check_deadline(ctx, result, deadline, "before its encryption")
+        return encrypt(ctx, saved, result, destination)
+    finally:
+        saved.path.unlink(missing_ok=True)  # the plaintext, at its temporary name
+
+
+def _saved(
+    ctx: Context, result: ArchiveResult, saved: Archive, started_at: float, *, placed: bool = True
+) -> ArchiveResult:
     settings = ctx.settings
+    where = f"saved {shown_path(saved.path, settings.workspace)}" if placed else "downloaded"
     ctx.workflow.info(
-        f"{_label(result)}: saved {shown_path(saved.path, settings.workspace)} "
+        f"{_label(result)}: {where} "
         f"({human_size(saved.size)}, sha256 {saved.sha256}"
         + (", zip verified)" if settings.verify else ")")
     )
     return replace(
         result,
-        path=saved.path,
+        path=saved.path if placed else None,
         sha256=saved.sha256,
         size=saved.size,
         verified=settings.verify,
@@ -492,12 +592,17 @@ def _saved(ctx: Context, result: ArchiveResult, saved: Archive, started_at: floa
     )
 
 
-def encrypt(ctx: Context, saved: Archive, result: ArchiveResult) -> tuple[Archive, ArchiveResult]:
-    """Encrypt a verified archive to ``encrypt-to``'s recipients; the ``.age`` file takes
-    its place (the plaintext is removed), and is what gets uploaded."""
-    from .encrypt import encrypt_archive  # noqa: PLC0415 - pyrage only when asked for
+def encrypt(
+    ctx: Context, saved: Archive, result: ArchiveResult, destination: Path
+) -> tuple[Archive, ArchiveResult]:
+    """Encrypt a verified archive, still at its temporary name, to ``encrypt-to``'s
+    recipients as ``<destination>.age`` (the plaintext is removed); that file is what gets
+    uploaded."""
+    from .encrypt import encrypt_archive, encrypted_path  # noqa: PLC0415 - pyrage if asked
 
-    encrypted = encrypt_archive(saved.path, ctx.settings.recipients)
+    encrypted = encrypt_archive(
+        saved.path, ctx.settings.recipients, destination=encrypted_path(destination)
+    )
     ctx.workflow.info(
         f"{_label(result)}: encrypted to {len(ctx.settings.recipients)} recipient(s) as "
         f"{shown_path(encrypted.path, ctx.settings.workspace)} "
@@ -669,9 +774,10 @@ def _isolated(
 
 
 def _raise_if_refused(exc: Exception) -> None:
+    """A 401 from the export, job or branch routes stops the run; a lookup's does not."""
     if isinstance(exc, TokenRefused):
         raise exc
-    if isinstance(exc, ApiError) and exc.status == 401:
+    if isinstance(exc, ApiError) and exc.status == 401 and not isinstance(exc, LookupRefused):
         raise TokenRefused(
             f"{exc} The run stopped here: every other archive would be refused too."
         ) from exc
@@ -682,7 +788,7 @@ def _failed(
 ) -> ArchiveResult:
     message = str(exc) if isinstance(exc, BackupError) else f"Unexpected error: {exc!r}"
     ctx.workflow.debug("".join(traceback.format_exception(exc)))
-    ctx.workflow.info(f"{_label(result)}: failed: {message}")
+    ctx.workflow.error(message, title=f"Backup of {_label(result)} failed")
     return replace(result, error=message, seconds=ctx.clock() - started_at)
 
 

@@ -7,12 +7,18 @@ as working directory):
 
 1. every project of an emulated organization, by ``user-id``, less one left out by a
    name pattern in ``exclude``, every open branch, with one dropped download on the way;
-2. one project encrypted (``encrypt-to``) to an age key made for the demo
-   (``build/demo/key.txt``); the ``.age`` file is then decrypted with pyrage and, when it
-   is installed, with the ``age`` tool, and the result must hash to the ``sha256`` output;
+2. one project by id, encrypted (``encrypt-to``) to an age key made for the demo
+   (``build/demo/key.txt``), its file named by ``{project_name}``; the ``.age`` file is
+   then decrypted with pyrage and, when it is installed, with the ``age`` tool, and the
+   result must hash to the ``sha256`` output;
 3. one project stored off-site (``s3-uri``, encrypted) in a local S3 server (moto, as the
    tests start it), then ``playcanvas-backup restore`` fetches it back from there,
    decrypts it with the demo's key and leaves a zip that must hash to ``sha256``.
+
+The emulator answers as PlayCanvas does (not as its documentation says): the listing of
+run 1 names the projects, but run 2's project details are refused to the API token, so
+its ``{project_name}`` falls back to the project id, after one refused lookup and one
+warning.
 
 Each run's log, outputs, step summary and files are shown, then the checks; the demo
 exits non-zero if the action failed or any check did not hold. Where Node.js and the test
@@ -260,11 +266,13 @@ def read_key() -> x25519.Identity:
 def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run:
     recipient = str(make_key().to_public())
     run = run_action(
-        f"2. project {CAFE} ({PROJECTS[CAFE]}) encrypted to the demo's age key {recipient[:16]}...",
+        f"2. project {CAFE} by id, named by {{project_name}}, encrypted to the demo's age key "
+        f"{recipient[:16]}...",
         "encrypted",
         {
             "INPUT_ACCESS-TOKEN": pc.token,
             "INPUT_PROJECT-ID": str(CAFE),
+            "INPUT_FILENAME": "{project_name}-{branch}-{timestamp}.zip",
             "INPUT_ENCRYPT-TO": recipient,
             "INPUT_API-URL": pc.api_url,
             "INPUT_POLL-INTERVAL": "0.5",
@@ -277,7 +285,9 @@ def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run
     print("== checks")
     check(run.status == 0, "the action exited 0")
     folder = run.workspace / BACKUPS
-    files = sorted(folder.iterdir()) if folder.is_dir() else []
+    # Beside the archives: the run's archives-file (a .json list), nothing else.
+    everything = sorted(folder.iterdir()) if folder.is_dir() else []
+    files = [f for f in everything if f.suffix != ".json"]
     check(
         len(files) == 1 and files[0].suffix == ".age",
         "only the .age file is kept: no plaintext archive in the backup folder",
@@ -288,6 +298,15 @@ def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run
     check(
         outputs.get("path") == str(sealed.relative_to(run.workspace)),
         "'path' is the .age file",
+    )
+    check(
+        sealed.name.startswith(f"{CAFE}-main-") and run.archives[0]["project_name"] is None,
+        "PlayCanvas refused the project's details (as it does to API tokens): "
+        "{project_name} fell back to the id, and project_name is null",
+    )
+    check(
+        [r.path for r in pc.api_requests("GET")].count(f"/api/projects/{CAFE}") == 1,
+        "one lookup request was refused, and the backup went on without it",
     )
     check(
         sha256_of(sealed) == outputs.get("encrypted-sha256")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from playcanvas_backup import cli, retries
+from playcanvas_backup.report import ARCHIVES_FILE_PREFIX
 from tests.artifact_service import PRIVATE_EVENT
 from tests.emulator import Emulator
 from tests.s3_server import S3Server
@@ -57,9 +58,19 @@ class Run:
         return list(json.loads(self.outputs["archives"]))
 
     def files(self, directory: str = "playcanvas-backups") -> list[str]:
-        """Every file in the output directory, hidden ones included."""
+        """Every file in the output directory, hidden ones included, but the runs' own
+        lists of archives (``archives-file``, see :meth:`archives_file`)."""
         folder = self.workspace / directory
-        return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+        if not folder.exists():
+            return []
+        return sorted(
+            p.name for p in folder.iterdir() if not p.name.startswith(ARCHIVES_FILE_PREFIX)
+        )
+
+    @property
+    def archives_file(self) -> Path:
+        """The file the ``archives-file`` output names."""
+        return self.workspace / self.outputs["archives-file"]
 
 
 def parse_output_file(text: str) -> dict[str, str]:

@@ -48,6 +48,18 @@ def test_backs_up_every_project_of_the_account_less_the_excluded(
     assert f"owner_id {ORG}" in run.log
 
 
+def test_an_exclude_pattern_that_matched_no_project_is_a_warning_naming_it(
+    action: Action, org: Emulator
+) -> None:
+    run = action(project_id="", user_id=str(ORG), exclude="sandbox*, sandbx*, 999")
+
+    assert run.exit_code == 0, run.log
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 2, run.stdout
+    assert "'999' matched no project" in warnings[0]
+    assert "'sandbx*' matched no project" in warnings[1]
+
+
 def test_project_ids_and_the_account_together_count_each_project_once(
     action: Action, org: Emulator
 ) -> None:
@@ -69,10 +81,20 @@ def test_an_unknown_account_fails_the_run_with_a_clear_message(
 
 
 def test_the_project_name_is_a_template_field(action: Action, org: Emulator) -> None:
+    org.faults.documented = True  # project details answered, as documented
     run = action(project_id="710003", filename="{project_name}-{branch}.zip")
 
     assert run.exit_code == 0, run.log
     assert run.outputs["path"] == "playcanvas-backups/テスト プロジェクト-main.zip"
+    assert run.archives[0]["project_name"] == "テスト プロジェクト"
+
+
+def test_a_listed_project_s_name_needs_no_project_details(action: Action, org: Emulator) -> None:
+    run = action(project_id="710003", user_id=str(ORG), filename="{project_name}-{project_id}.zip")
+
+    assert run.exit_code == 0, run.log
+    assert "テスト プロジェクト-710003.zip" in run.files()
+    assert org.api_requests("GET", "/projects/710003") == []
 
 
 def test_a_dry_run_plans_without_exporting(action: Action, org: Emulator) -> None:

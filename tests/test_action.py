@@ -50,7 +50,7 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
     assert run.archives == [
         {
             "project_id": PROJECT,
-            "project_name": f"Project {PROJECT}",
+            "project_name": None,  # not needed, so not looked up
             "branch": "main",
             "branch_id": None,
             "job_id": job_id,
@@ -67,6 +67,9 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
         }
     ]
     assert "artifact-id" not in run.outputs
+    # A backup by id depends on the export and job routes only.
+    routes = {(r.method, r.path.rsplit("/", 1)[0]) for r in emulator.api_requests()}
+    assert routes == {("POST", f"/api/projects/{PROJECT}"), ("GET", "/api/jobs")}
 
 
 def test_masks_the_token_on_the_first_line_and_never_prints_it(action: Action) -> None:
@@ -155,19 +158,20 @@ def test_writes_to_an_absolute_path_and_reports_it_absolute(action: Action) -> N
     assert "outside the workspace" in run.stdout
 
 
-def test_runs_locally_and_prints_the_outputs(action: Action) -> None:
+def test_runs_locally_with_logs_on_stderr_and_the_outputs_as_json_on_stdout(
+    action: Action,
+) -> None:
     run = action(github=False, process=True)
 
     assert run.exit_code == 0, run.log
     assert "::add-mask::" not in run.log
     assert action.emulator.token not in run.log
-    lines = dict(
-        line.split("=", 1)
-        for line in run.stdout.splitlines()
-        if "=" in line and line.split("=", 1)[0] in {"path", "sha256", "size", "job-id", "archives"}
-    )
-    assert set(lines) == {"path", "sha256", "size", "job-id", "archives"}
-    assert (run.workspace / lines["path"]).is_file()
+    outputs = json.loads(run.stdout)  # stdout is the one JSON object, nothing else
+    assert {"path", "sha256", "size", "job-id", "projects", "archives"} <= set(outputs)
+    assert (run.workspace / outputs["path"]).is_file()
+    assert outputs["projects"] == [PROJECT]
+    assert outputs["archives"][0]["sha256"] == outputs["sha256"]
+    assert "export job" in run.stderr
 
 
 def test_flags_win_over_the_environment(action: Action, emulator: Emulator) -> None:
@@ -289,7 +293,7 @@ def test_exports_every_open_branch_across_pages(action: Action, emulator: Emulat
     assert run.exit_code == 0, run.log
     assert [a["branch"] for a in run.archives] == ["b0", "b1", "b2", "b4", "b5", "b6"]
     pages = emulator.api_requests("GET", "/branches")
-    assert len(pages) == 4
+    assert len(pages) == 3
     assert "skip" not in pages[0].query and pages[1].query["skip"] == [
         emulator._projects[333].branches[1]["id"]
     ]
@@ -334,13 +338,15 @@ def test_a_300_character_branch_name_is_shortened_not_a_disk_error(
     assert "shortened its branch" in run.stdout
 
 
-def test_closed_branches_are_skipped_with_a_line(action: Action, emulator: Emulator) -> None:
+def test_closed_branches_are_not_exported(action: Action, emulator: Emulator) -> None:
     emulator.add_project(333, branches=("main", "old", "new"))
     emulator.close_branch(333, "old")
     run = action(project_id="333", all_branches="true")
 
     assert run.exit_code == 0, run.log
-    assert "project 333: skipping 1 closed branch: old" in run.stdout
+    assert [a["branch"] for a in run.archives] == ["main", "new"]
+    # PlayCanvas lists closed branches only when asked; all-branches does not ask.
+    assert [r.query.get("closed") for r in emulator.api_requests("GET", "/branches")] == [None]
 
 
 def test_a_closed_branch_asked_for_by_name_says_it_is_closed(
@@ -362,15 +368,19 @@ def test_the_summary_does_not_say_verified_when_verify_is_off(action: Action) ->
     assert "verified" not in run.summary
 
 
-def test_a_local_run_ends_with_one_line_per_archive(action: Action, emulator: Emulator) -> None:
+def test_a_local_run_says_each_failure_and_each_saved_archive_once(
+    action: Action, emulator: Emulator
+) -> None:
     run = action(github=False, project_id=f"999 {PROJECT}")
 
-    lines = run.stdout.splitlines()
-    first_output = next(i for i, line in enumerate(lines) if line.startswith("path="))
-    failed, saved = lines[first_output - 2 : first_output]
-    assert failed.startswith("project 999 (main): failed: ") and "Project not found" in failed
-    path = lines[first_output].removeprefix("path=")
-    assert saved.startswith(f"project {PROJECT} (main): saved {path} (") and "KiB" in saved
+    assert run.exit_code == 1
+    lines = run.stderr.splitlines()
+    failures = [line for line in lines if "Project not found" in line]
+    assert len(failures) == 1, run.stderr
+    assert failures[0].startswith("error: Backup of project 999 (main) failed: ")
+    path = json.loads(run.stdout)["path"]
+    assert len([line for line in lines if path in line]) == 1, run.stderr
+    assert lines[-1] == "1 of 2 archives saved and verified."
 
 
 def test_settings_are_echoed_in_a_group_without_the_token(action: Action) -> None:
@@ -444,9 +454,9 @@ def test_a_missing_project_is_final_and_explained(action: Action, emulator: Emul
 
     assert run.exit_code == 1
     assert '404 "Project not found"' in run.log and "project-id 999" in run.log
-    # Reading the project found it missing: no export was spent on it.
-    assert len(emulator.api_requests("GET", "/projects/999")) == 1
-    assert emulator.api_requests("POST") == []
+    # The export found it missing: project details were not asked for.
+    assert len(emulator.api_requests("POST", "/projects/999/export")) == 1
+    assert emulator.api_requests("GET") == []
 
 
 def test_retries_a_burst_of_server_errors(action: Action, emulator: Emulator) -> None:
@@ -642,3 +652,16 @@ def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: E
     assert run.exit_code == 2
     assert "Input 'path'" in run.stdout and "cannot be created" in run.stdout
     assert emulator.requests == []
+
+
+def test_a_with_key_that_is_no_input_is_warned_about_and_the_run_goes_on(
+    action: Action,
+) -> None:
+    run = action(env={"INPUT_ALL-BRANCH": "true"})
+
+    assert run.exit_code == 0, run.log
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert warnings == [
+        "::warning title=Unknown input::`all-branch` is not an input; "
+        "did you mean `all-branches`? It is ignored."
+    ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from playcanvas_backup.config import Settings, load, raw_inputs
+from playcanvas_backup.config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from playcanvas_backup.errors import InputError
 from tests.artifact_service import PRIVATE_EVENT
 
@@ -349,3 +349,48 @@ def test_a_bad_recipient_is_an_input_error_that_does_not_echo_it() -> None:
 def test_the_download_reads_only_its_proxy_and_ca_settings_from_the_environment() -> None:
     env = {"HTTPS_PROXY": "http://127.0.0.1:3128", "HOME": "/root", "NETRC": "/root/.netrc"}
     assert settings(env).download_env == {"HTTPS_PROXY": "http://127.0.0.1:3128"}
+
+
+# -- docker://: no action.yml between the workflow and the action ---------------------------
+
+
+def action_yml_defaults() -> dict[str, str]:
+    """What ``uses: ./`` (the runner reading action.yml) sets for every input not given."""
+    from ruamel.yaml import YAML  # noqa: PLC0415 - a dev dependency, only here
+
+    metadata = YAML(typ="safe").load((Path(__file__).parent.parent / "action.yml").read_text())
+    return {
+        name: str(spec["default"])
+        for name, spec in metadata["inputs"].items()
+        # An expression default (${{ github.token }}) is the runner's to evaluate.
+        if "default" in spec and "${{" not in str(spec["default"])
+    }
+
+
+def test_docker_uses_gets_the_same_settings_as_action_yml_defaults() -> None:
+    given = {"INPUT_ACCESS-TOKEN": TOKEN, "INPUT_PROJECT-ID": "1"}
+    with_defaults = {f"INPUT_{k.upper()}": v for k, v in action_yml_defaults().items()}
+    as_docker = load(raw_inputs({**RUNTIME, **given}, {}), RUNTIME, cwd=Path("/w"))
+    as_action = load(raw_inputs({**RUNTIME, **with_defaults, **given}, {}), RUNTIME, cwd=Path("/w"))
+    assert as_docker == as_action
+    assert as_docker.upload_artifact  # action.yml's upload-artifact: true, in Actions
+
+
+def test_a_misspelt_input_is_warned_about_with_the_nearest_name() -> None:
+    assert unknown_inputs({"INPUT_ALL-BRANCH": "true"}) == [
+        "`all-branch` is not an input; did you mean `all-branches`? It is ignored."
+    ]
+
+
+def test_a_misspelt_input_in_underscores_gets_the_hyphenated_suggestion() -> None:
+    assert "did you mean `upload-artifact`?" in unknown_inputs({"INPUT_UPLOAD_ARTIFACTS": "1"})[0]
+
+
+def test_an_input_like_no_other_is_warned_about_without_a_suggestion() -> None:
+    assert unknown_inputs({"INPUT_ZZZ": "1"}) == ["`zzz` is not an input. It is ignored."]
+
+
+def test_both_spellings_of_every_input_are_known() -> None:
+    env = {f"INPUT_{n.upper()}": "x" for spec in INPUTS for n in (spec.name, spec.dest)}
+    assert "INPUT_PROJECT_ID" in env
+    assert unknown_inputs({**env, "PATH": "/bin", "GITHUB_ACTIONS": "true"}) == []

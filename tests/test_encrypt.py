@@ -9,11 +9,13 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import BinaryIO
 
 import pyrage
 import pytest
 from pyrage import ssh, x25519
 
+from playcanvas_backup import encrypt
 from playcanvas_backup.encrypt import (
     MAX_RECIPIENTS,
     WRITEBACK,
@@ -129,7 +131,12 @@ def test_skips_blank_lines_and_comments_and_keeps_duplicates_once(
 
 
 def test_an_empty_input_means_no_encryption() -> None:
-    assert parse_recipients("\n  \n# nobody yet\n") == ()
+    assert parse_recipients("\n  \n") == ()
+
+
+def test_an_input_of_only_comments_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"encrypt-to.*no recipient, only comments"):
+        parse_recipients("\n# nobody yet\n  # age1...\n")
 
 
 def test_a_label_shortens_the_key_for_logs(identity: x25519.Identity) -> None:
@@ -383,3 +390,57 @@ def test_an_archive_larger_than_the_writeback_step_decrypts_intact(
     pyrage.decrypt_file(str(encrypted.path), str(restored), [identity])
     assert sha256_of(restored) == plaintext
     assert encrypted.sha256 == sha256_of(encrypted.path)
+
+
+def test_encrypting_from_a_temporary_name_writes_the_final_age_file_and_removes_it(
+    archive: Path, identity: x25519.Identity
+) -> None:
+    temporary = archive.parent / f".{archive.name}.k3j9x0qa.part"
+    archive.rename(temporary)
+    plaintext = sha256_of(temporary)
+
+    encrypted = encrypt_archive(
+        temporary, parse_recipients(str(identity.to_public())), destination=encrypted_path(archive)
+    )
+
+    assert encrypted.path == encrypted_path(archive)
+    assert [p.name for p in archive.parent.iterdir()] == ["111-main.zip.age"]
+    restored = archive.parent / "restored.zip"
+    pyrage.decrypt_file(str(encrypted.path), str(restored), [identity])
+    assert sha256_of(restored) == plaintext
+
+
+class _Interrupting:
+    """A plaintext whose read is interrupted (what SIGINT raises; SIGTERM raises
+    cli.Stopped, a BaseException too)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise KeyboardInterrupt
+
+
+class _InterruptedRead(encrypt._Read):
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__(_Interrupting())  # type: ignore[arg-type]
+
+
+class _InterruptedWrite(encrypt._Written):
+    def _write(self, data: bytes) -> int:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("name", "replacement"), [("_Read", _InterruptedRead), ("_Written", _InterruptedWrite)]
+)
+def test_a_signal_inside_pyrages_callbacks_is_raised_as_itself_and_leaves_nothing(
+    archive: Path,
+    identity: x25519.Identity,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    replacement: type,
+) -> None:
+    monkeypatch.setattr(encrypt, name, replacement)
+
+    with pytest.raises(KeyboardInterrupt):
+        encrypt_archive(archive, parse_recipients(str(identity.to_public())))
+
+    assert list(archive.parent.iterdir()) == []

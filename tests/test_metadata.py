@@ -240,6 +240,11 @@ def test_action_yml_defaults_are_the_codes_except_upload_artifact() -> None:
             # Documented exception: the code's default depends on where it runs (true in
             # GitHub Actions, false elsewhere); action.yml can only say the Actions one.
             assert default == "true"
+        elif spec.name == "github-token":
+            # The job's token, an expression only the runner can fill in (under docker://
+            # nothing fills it: no token, and visibility comes from the event alone).
+            assert default == "${{ github.token }}"
+            assert spec.default == ""
         elif spec.default is None:
             assert declared[spec.name].get("required") is True, spec.name
         else:

@@ -17,6 +17,7 @@ from playcanvas_backup.errors import (
     TransientError,
 )
 from playcanvas_backup.playcanvas import (
+    BRANCH_PAGE,
     MAX_ATTEMPTS,
     MAX_BODY,
     MAX_BRANCHES,
@@ -188,7 +189,7 @@ def test_not_found_is_final(pc: Emulator) -> None:
     assert len(pc.api_requests()) == 1
 
 
-def test_lists_branches_across_pages_without_closed_ones(pc: Emulator) -> None:
+def test_lists_open_branches_across_pages(pc: Emulator) -> None:
     pc.add_project(9, branches=tuple(f"b{i}" for i in range(5)))
     pc.close_branch(9, "b2")
     pc.faults.branch_page_size = 2
@@ -196,7 +197,26 @@ def test_lists_branches_across_pages_without_closed_ones(pc: Emulator) -> None:
     branches = client(pc).list_branches(9, deadline=later())
 
     assert [b.name for b in branches] == ["b0", "b1", "b3", "b4"]
-    assert len(pc.api_requests("GET", "/branches")) == 3
+    pages = pc.api_requests("GET", "/branches")
+    assert [page.query.get("skip") for page in pages] == [None, [branches[1].id]]
+
+
+def test_asks_the_editors_page_size_of_branches(pc: Emulator) -> None:
+    client(pc).list_branches(7, deadline=later())
+
+    (page,) = pc.api_requests("GET", "/branches")
+    assert page.query["limit"] == [str(BRANCH_PAGE)] and "closed" not in page.query
+
+
+def test_lists_closed_branches_only_when_asked_with_closed_true(pc: Emulator) -> None:
+    pc.add_project(9, branches=("main", "old", "older"))
+    pc.close_branch(9, "old")
+    pc.close_branch(9, "older")
+
+    closed = client(pc).list_branches(9, deadline=later(), closed=True)
+
+    assert [(b.name, b.closed) for b in closed] == [("old", True), ("older", True)]
+    assert pc.api_requests("GET", "/branches")[0].query["closed"] == ["true"]
 
 
 # -- a hostile API ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from playcanvas_backup.errors import ApiError
-from playcanvas_backup.playcanvas import MAX_PROJECT_PAGES, PlayCanvasApi, Project
+from playcanvas_backup.playcanvas import MAX_PROJECT_PAGES, LookupRefused, PlayCanvasApi, Project
 from tests.emulator import Emulator
 from tests.emulator.server import DEFAULT_OWNER
 
@@ -95,11 +95,37 @@ def test_a_forbidden_listing_is_a_403_with_playcanvas_s_message(pc: Emulator) ->
     assert raised.value.status == 403 and '"Forbidden"' in raised.value.message
 
 
-def test_a_bad_token_is_a_401_that_says_to_check_access_token(pc: Emulator) -> None:
-    with pytest.raises(ApiError) as raised:
+def test_a_bad_token_on_the_listing_is_that_lookup_s_refusal(pc: Emulator) -> None:
+    with pytest.raises(LookupRefused) as raised:
         client(pc, token="wrong").list_projects(STUDIO, deadline=later())
 
-    assert raised.value.status == 401 and "access-token" in raised.value.message
+    assert raised.value.status == 401 and raised.value.answer == '401 "Unauthorized"'
+
+
+def test_a_listing_refused_for_lack_of_scope_quotes_playcanvas(pc: Emulator) -> None:
+    pc.faults.listing_unauthorized = True
+
+    with pytest.raises(LookupRefused) as raised:
+        client(pc).list_projects(STUDIO, deadline=later())
+
+    assert raised.value.answer == '401 "Token does not have required scope"'
+
+
+def test_project_details_refuse_an_api_token_as_playcanvas_does(pc: Emulator) -> None:
+    with pytest.raises(LookupRefused) as raised:
+        client(pc).get_project(102, deadline=later())
+
+    assert raised.value.answer == '401 "Token does not have required scope"'
+    assert len(pc.api_requests("GET")) == 1  # final: not retried
+
+
+def test_project_details_refuse_an_api_token_for_a_project_that_does_not_exist(
+    pc: Emulator,
+) -> None:
+    with pytest.raises(LookupRefused) as raised:
+        client(pc).get_project(31337, deadline=later())
+
+    assert raised.value.status == 401
 
 
 def test_a_listing_with_an_item_that_is_not_a_project_is_refused(pc: Emulator) -> None:
@@ -129,6 +155,7 @@ def test_a_listing_that_never_ends_stops_at_the_page_cap(pc: Emulator) -> None:
 
 
 def test_gets_one_project_with_its_owner(pc: Emulator) -> None:
+    pc.faults.documented = True
     project = client(pc).get_project(102, deadline=later())
 
     assert project == Project(102, "Тестовый проект", STUDIO)
@@ -137,11 +164,13 @@ def test_gets_one_project_with_its_owner(pc: Emulator) -> None:
 
 def test_a_project_added_without_an_organization_has_the_default_owner(pc: Emulator) -> None:
     pc.add_project(555)
+    pc.faults.documented = True
 
     assert client(pc).get_project(555, deadline=later()).owner_id == DEFAULT_OWNER
 
 
 def test_an_unknown_project_is_a_404_that_says_to_check_project_id(pc: Emulator) -> None:
+    pc.faults.documented = True
     with pytest.raises(ApiError) as raised:
         client(pc).get_project(31337, deadline=later())
 

@@ -137,6 +137,16 @@ def test_the_selection_does_not_depend_on_the_listing_order() -> None:
     assert select_projects([], LISTED, rules) == select_projects([], LISTED[::-1], rules)
 
 
+def test_exclude_items_that_match_no_project_are_named() -> None:
+    rules = parse_exclude("40, 99, *level*, sandbox*, STRASSE*, space")
+
+    assert rules.unmatched(LISTED) == ("99", "sandbox*", "space")  # ß folds to ss
+
+
+def test_a_pattern_matching_a_project_another_pattern_left_out_is_not_unmatched() -> None:
+    assert parse_exclude("test*, *level").unmatched(LISTED) == ()
+
+
 def test_an_id_both_requested_and_excluded_is_an_input_error() -> None:
     error = exclude_conflict([12, 13], parse_exclude("12, 99"))
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +14,21 @@ from pathlib import Path
 import pytest
 
 from playcanvas_backup import untrusted
-from playcanvas_backup.report import SUMMARY_LIMIT, ArchiveResult, outputs, summary
+from playcanvas_backup.playcanvas import Project
+from playcanvas_backup.projects import Excluded
+from playcanvas_backup.report import (
+    ARCHIVES_LIMIT,
+    SUMMARY_LIMIT,
+    ArchiveResult,
+    capped_json,
+    failed,
+    nothing_saved,
+    outputs,
+    summary,
+    write_archives,
+)
+from playcanvas_backup.workflow import Workflow
+from tests.conftest import parse_output_file
 
 WORKSPACE = Path("/github/workspace")
 
@@ -123,8 +141,8 @@ def test_the_summary_stays_under_githubs_limit() -> None:
     results = [ArchiveResult(i, "b" * 300, None, error="e" * 5000) for i in range(1, 2000)]
     text = summary(results, WORKSPACE)
 
-    assert len(text.encode()) <= SUMMARY_LIMIT + 200
-    assert "more archives: see the `archives` output." in text
+    assert len(text.encode()) <= SUMMARY_LIMIT
+    assert "more archives: see the file `archives-file` names." in text
 
 
 # -- the one rule -------------------------------------------------------------------------------
@@ -188,3 +206,138 @@ def test_the_summary_says_an_archive_is_encrypted_and_gives_the_files_hash() -> 
     text = summary([result], WORKSPACE)
     assert "age-encrypted: 2.1 KiB, `" + "cd" * 32 + "`" in text
     assert "`" + "ab" * 32 + "`" in text  # the plaintext's, what a restore yields
+
+
+# -- the exit rule ------------------------------------------------------------------------------
+
+
+def test_a_run_that_saved_every_archive_did_not_fail() -> None:
+    assert not failed([saved(1, "a.zip"), saved(2, "b.zip")], dry_run=False)
+
+
+def test_a_run_with_a_failed_archive_failed() -> None:
+    broken = ArchiveResult(2, "main", None, error="Project not found")
+    assert failed([saved(1, "a.zip"), broken], dry_run=False)
+
+
+def test_a_run_that_saved_nothing_failed_even_with_nothing_to_save() -> None:
+    assert failed([], dry_run=False)
+    assert failed([ArchiveResult(1, "main", None)], dry_run=False)
+
+
+def test_a_dry_run_that_saved_nothing_did_not_fail() -> None:
+    assert not failed([], dry_run=True)
+    assert not failed([ArchiveResult(1, "main", None)], dry_run=True)
+
+
+def test_nothing_saved_says_why_only_when_no_archive_does() -> None:
+    broken = ArchiveResult(1, "main", None, error="refused")
+    assert nothing_saved([broken], [], dry_run=False) is None
+    assert nothing_saved([saved(1, "a.zip")], [], dry_run=False) is None
+    assert nothing_saved([], [], dry_run=True) is None
+    assert "no project to back up" in str(nothing_saved([], [], dry_run=False))
+
+
+def test_nothing_saved_names_exclude_when_it_left_out_every_project() -> None:
+    left_out = Excluded(Project(5, "Sandbox"), "its name matches exclude pattern 'sand*'")
+
+    assert "exclude left out every project (1)" in str(nothing_saved([], [left_out], dry_run=False))
+
+
+def test_the_summary_says_what_failed_the_run_as_a_whole() -> None:
+    text = summary([], WORKSPACE, problem="PlayCanvas would not list the projects `x`")
+
+    assert "❌" in text and "PlayCanvas would not list the projects" in text
+
+
+# -- outputs that always parse --------------------------------------------------------------------
+
+JQ = shutil.which("jq")
+# CI sets REQUIRE_JQ=1 (and installs jq) so that these never pass by skipping.
+needs_jq = pytest.mark.skipif(
+    JQ is None and os.environ.get("REQUIRE_JQ") != "1",
+    reason="jq is not installed (Debian: apt-get install jq)",
+)
+
+HOSTILE = ['Bearer x"', 'http://a?b"', "https://h/x?sig=abc\\", 'p"w\\"', "tok\u2028en"]
+
+
+def jq(text: str, program: str = "length") -> str:
+    assert JQ is not None
+    done = subprocess.run(
+        [JQ, "-c", program], input=text, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@needs_jq
+@pytest.mark.parametrize("name", HOSTILE)
+def test_archives_parses_with_jq_whatever_the_names(tmp_path: Path, name: str) -> None:
+    result = replace(saved(1, "a.zip"), branch=name, project_name=name, error=name)
+    workflow = Workflow(
+        {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out")}, out=io.StringIO()
+    )
+    workflow.mask('p"w\\"')
+
+    workflow.set_outputs(outputs([result], WORKSPACE, secrets=workflow.secrets))
+
+    written = parse_output_file((tmp_path / "out").read_text())["archives"]
+    assert jq(written, ".[0] | [.branch, .project_name, .error] | length") == "3"
+    assert "sig=abc" not in written and 'p\\"w' not in written
+
+
+def test_text_values_are_redacted_before_the_list_is_serialised() -> None:
+    result = replace(saved(1, "a.zip"), branch='Bearer x"', error='see http://a?b" now')
+
+    (entry,) = json.loads(outputs([result], WORKSPACE)["archives"])
+
+    assert entry["branch"] == 'Bearer ***"'
+    assert entry["error"] == 'see http://a?***" now'
+
+
+@needs_jq
+def test_ten_thousand_archives_give_a_capped_valid_prefix_and_a_complete_file(
+    tmp_path: Path,
+) -> None:
+    results = [ArchiveResult(i, "main", None, project_name=f"Project {i}") for i in range(10_000)]
+
+    values = outputs(results, tmp_path, archives_file=tmp_path / "list.json")
+    written = write_archives(tmp_path, results, tmp_path)
+
+    assert len(values["archives"].encode()) <= ARCHIVES_LIMIT
+    kept = int(jq(values["archives"]))
+    assert 0 < kept < 10_000
+    assert json.loads(values["archives"]) == json.loads(written.read_text())[:kept]
+    assert jq(written.read_text()) == "10000"
+    assert values["archives-file"] == "list.json"
+
+
+def test_capped_json_keeps_the_longest_prefix_that_fits() -> None:
+    items = [{"n": "x" * 10}] * 5
+    one = len(json.dumps(items[0]))
+
+    text, kept = capped_json(items, 2 + one * 3 + 2 * 2)
+
+    assert kept == 3 and text == json.dumps(items[:3])
+    assert capped_json(items, 1) == ("[]", 0)
+
+
+def test_each_run_writes_its_own_archives_file(tmp_path: Path) -> None:
+    first = write_archives(tmp_path, [saved(1, "a.zip")], tmp_path)
+    second = write_archives(tmp_path, [saved(2, "b.zip")], tmp_path)
+
+    assert first != second
+    assert json.loads(first.read_text())[0]["project_id"] == 1
+    assert json.loads(second.read_text())[0]["project_id"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, second.name])
+
+
+def test_the_summarys_cap_counts_the_projects_left_out() -> None:
+    results = [ArchiveResult(1, "main", None)]
+    excluded = [Excluded(Project(i, "n" * 250), "r" * 250) for i in range(5000)]
+
+    text = summary(results, WORKSPACE, excluded=excluded)
+
+    assert len(text.encode()) <= SUMMARY_LIMIT
+    assert "more projects left out: see the log." in text

@@ -109,7 +109,7 @@ def test_an_unexpected_exception_fails_its_archive_only(
     assert first.error is not None and "OSError" in first.error
     assert first.path is not None and first.path.is_file()  # the saved archive stays
     assert second.error is None and second.artifact_id == 7
-    assert "project 1 (main): failed: Unexpected error" in log
+    assert "error: Backup of project 1 (main) failed: Unexpected error" in log
 
 
 def test_file_names_and_artifact_names_do_not_collide_with_each_other(
@@ -188,9 +188,9 @@ def test_a_429_with_only_the_reset_header_waits_for_that_reset(
     assert result.error is None
     # The window resets 59 s from now; exponential backoff would have waited 1-2 s.
     assert "trying again in 59.0 s" in log
-    # The first request (reading the project) met the 429, and was sent again after it.
-    reads = pc.api_requests("GET", "/projects/")
-    assert reads[1].at - reads[0].at == pytest.approx(59.0)
+    # The first request (the export) met the 429, and was sent again after it.
+    exports = pc.api_requests("POST", "/export")
+    assert exports[1].at - exports[0].at == pytest.approx(59.0)
 
 
 def test_removes_part_files_of_earlier_killed_runs(
@@ -198,14 +198,24 @@ def test_removes_part_files_of_earlier_killed_runs(
 ) -> None:
     stale = tmp_path / ".1-main-20261201T000000Z.zip.x1y2.part"
     stale.write_bytes(b"half an archive")
-    old = time.time() - 3600
+    old = time.time() - 3600 - 601
     os.utime(stale, (old, old))
-    clock.now = time.time()
 
-    _, log = back_up(pc, clock, tmp_path)
+    _, log = back_up(pc, clock, tmp_path, timeout="600")
 
     assert not stale.exists()
     assert f"removed {stale.name}" in log
+
+
+def test_a_dry_run_removes_no_part_file(pc: Emulator, clock: EmulatedClock, tmp_path: Path) -> None:
+    stale = tmp_path / ".1-main-20261201T000000Z.zip.x1y2.part"
+    stale.write_bytes(b"half an archive")
+    old = time.time() - 30 * 86400
+    os.utime(stale, (old, old))
+
+    back_up(pc, clock, tmp_path, dry_run="true")
+
+    assert stale.exists()
 
 
 @pytest.fixture
@@ -271,14 +281,15 @@ def test_a_429_waits_as_long_as_retry_after_says(
 ) -> None:
     pc._rate_window = 60.0
     pc.faults.rate_limited = 1
+    pc.faults.retry_after = True
 
     (result,), log = back_up(pc, clock, tmp_path)
 
     assert result.error is None
     assert "429" in log and "trying again in 59.0 s" in log
-    # The first request (reading the project) met the 429, and was sent again after it.
-    reads = pc.api_requests("GET", "/projects/")
-    assert reads[1].at - reads[0].at == pytest.approx(59.0)
+    # The first request (the export) met the 429, and was sent again after it.
+    exports = pc.api_requests("POST", "/export")
+    assert exports[1].at - exports[0].at == pytest.approx(59.0)
 
 
 def test_paces_exports_within_the_strict_limit(clock: EmulatedClock, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from playcanvas_backup.workflow import Workflow
@@ -47,13 +48,58 @@ def test_annotations_and_masks_go_to_the_given_stream(tmp_path: Path) -> None:
     ]
 
 
-def test_outside_actions_outputs_are_printed_and_masks_are_not(tmp_path: Path) -> None:
-    out = io.StringIO()
-    workflow = Workflow({}, out=out, err=out)
+def test_outside_actions_outputs_are_one_json_object_and_masks_are_not_printed() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    workflow = Workflow({}, out=out, err=err)
     workflow.mask("s3cret")
-    workflow.set_outputs({"path": "a.zip"})
+    workflow.set_outputs({"path": "a.zip", "projects": "[1, 2]"}, structured={"projects"})
 
-    assert out.getvalue() == "path=a.zip\n"
+    assert json.loads(out.getvalue()) == {"path": "a.zip", "projects": [1, 2]}
+    assert err.getvalue() == ""
+
+
+def test_the_json_outputs_are_ascii_that_reads_back_to_the_values() -> None:
+    out = io.StringIO()
+    workflow = Workflow({}, out=out, err=io.StringIO())
+    workflow.set_outputs({"path": "Café\x9b31m.zip"})
+
+    assert out.getvalue().isascii()
+    assert json.loads(out.getvalue()) == {"path": "Café\x9b31m.zip"}
+
+
+def test_outside_actions_the_github_format_prints_name_value_lines() -> None:
+    out = io.StringIO()
+    workflow = Workflow({}, out=out, err=io.StringIO(), output_format="github")
+    workflow.set_outputs({"path": "a.zip", "projects": "[1, 2]"}, structured={"projects"})
+
+    assert out.getvalue() == "path=a.zip\nprojects=[1, 2]\n"
+
+
+def test_outside_actions_logs_go_to_stderr_and_nothing_to_stdout() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    workflow = Workflow({}, out=out, err=err)
+    workflow.info("a line")
+    workflow.warning("careful")
+    workflow.error("it broke", title="Backup of project 1 (main) failed")
+    with workflow.group("Settings"):
+        workflow.info("inside")
+
+    assert out.getvalue() == ""
+    assert err.getvalue().splitlines() == [
+        "a line",
+        "warning: careful",
+        "error: Backup of project 1 (main) failed: it broke",
+        "== Settings",
+        "inside",
+    ]
+
+
+def test_in_actions_logs_stay_on_stdout(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    Workflow({"GITHUB_ACTIONS": "true"}, out=out, err=err).info("a line")
+
+    assert out.getvalue() == "a line\n"
+    assert err.getvalue() == ""
 
 
 def test_a_group_is_closed_even_when_its_body_fails(tmp_path: Path) -> None:
@@ -65,3 +111,16 @@ def test_a_group_is_closed_even_when_its_body_fails(tmp_path: Path) -> None:
         pass
 
     assert out.getvalue().splitlines() == ["::group::download", "::endgroup::"]
+
+
+def test_a_json_output_stays_valid_json_when_its_texts_are_redacted(tmp_path: Path) -> None:
+    workflow, _, _ = actions(tmp_path)
+    workflow.mask("s3cret")
+    value = json.dumps([{"branch": 'Bearer x"', "url": 'http://a?b"', "name": 's3cret"\\'}])
+
+    workflow.set_outputs({"archives": value})
+
+    written = parse_output_file((tmp_path / "output").read_text())["archives"]
+    assert json.loads(written) == [
+        {"branch": 'Bearer ***"', "url": 'http://a?***"', "name": '***"\\'}
+    ]

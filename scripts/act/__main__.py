@@ -6,7 +6,10 @@
 2. for each scenario: the PlayCanvas API emulator on loopback with the scenario's
    projects and a token of its own, one ``act`` run of the workflow (act builds the
    Dockerfile through podman), and the scenario's checks;
-3. over every run: the token appears in no log.
+3. the prebuilt image: built, pushed to a registry on loopback (``--registry``) and
+   removed locally, then run as ``uses: docker://...`` (workflows/prebuilt.yml), which
+   makes podman pull it from that registry;
+4. over every run: the token appears in no log.
 
 Started by scripts/act-test, which installs the tools, configures podman and runs its
 service (``DOCKER_HOST``); one line per check, exit status 1 if any failed.
@@ -28,8 +31,9 @@ from scripts.container.checks import Checks
 from scripts.container.standin import ensure_stand_in, host_pip_settings
 from tests.emulator import Emulator
 
+from .registry import PLACEHOLDER, Pushed, Registry, build_and_push, remove_pulled
 from .runner import JOB_IMAGE, Act, ActRun, make_repository
-from .scenarios import SCENARIOS
+from .scenarios import SCENARIOS, Scenario
 
 BASE_TAG = f"docker.io/library/{JOB_IMAGE}"
 
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--act", type=Path, required=True, help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", type=Path, required=True, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, required=True, help=argparse.SUPPRESS)
+    parser.add_argument("--registry", required=True, help=argparse.SUPPRESS)  # 127.0.0.1:port
     parser.add_argument(
         "--only",
         action="append",
@@ -74,28 +79,26 @@ def _prove(args: argparse.Namespace, check: Checks) -> None:
     print(f"  {base.image}: {base.how} in {base.seconds:.1f} s, tagged {BASE_TAG}", flush=True)
     _wait_for_engine(os.environ["DOCKER_HOST"])
 
-    act = Act(args.act, make_repository(args.out / "repo"), args.out)
+    registry = Registry(args.registry, args.out / "registry.log")
+    repository = make_repository(args.out / "repo", {PLACEHOLDER: registry.address})
+    act = Act(args.act, repository, args.out)
     runs: list[tuple[ActRun, str]] = []
     for number, scenario in enumerate(SCENARIOS, start=2):
         if args.only and scenario.workflow not in args.only:
             continue
         print(f"== {number}. act runs workflows/{scenario.workflow}.yml", flush=True)
-        with Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0) as pc:
-            scenario.setup(pc)
-            run = act.run(
-                scenario.workflow,
-                token=pc.token,
-                variables={"PLAYCANVAS_API_URL": pc.api_url},
-                job_env=scenario.job_env,
-                rebuild=not runs,  # the first run builds the Dockerfile, the others reuse it
+        pushed, reads = None, 0
+        if scenario.workflow == "prebuilt":
+            pushed = _push_prebuilt(buildah, base.image, registry, args.out)
+            reads = registry.manifest_reads()
+        runs.append(_run(act, scenario, check, args.out, rebuild=not runs))
+        if pushed is not None:
+            check(
+                "prebuilt: podman pulled the image from the loopback registry for the run",
+                registry.manifest_reads() > reads,
+                f"no GET of its manifest in {registry.log}",
             )
-            print(
-                f"  act exit status {run.exit_code} after {run.seconds:.1f} s "
-                f"(log: {args.out / scenario.workflow / 'act.log'})",
-                flush=True,
-            )
-            scenario.check(check, run, pc)
-            runs.append((run, pc.token))
+            remove_pulled(buildah, pushed.reference)
 
     print("== every run", flush=True)
     for run, token in runs:
@@ -106,6 +109,39 @@ def _prove(args: argparse.Namespace, check: Checks) -> None:
         )
     # vfs keeps a full copy of every layer: drop what each rebuild left unnamed.
     subprocess.run(["podman", "image", "prune", "--force"], capture_output=True, check=False)
+
+
+def _run(
+    act: Act, scenario: Scenario, check: Checks, out: Path, *, rebuild: bool
+) -> tuple[ActRun, str]:
+    """One act run of a scenario's workflow against an emulator of its own; its checks."""
+    with Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0) as pc:
+        scenario.setup(pc)
+        run = act.run(
+            scenario.workflow,
+            token=pc.token,
+            variables={"PLAYCANVAS_API_URL": pc.api_url},
+            job_env=scenario.job_env,
+            rebuild=rebuild,  # the first run builds the Dockerfile, the others reuse it
+        )
+        print(
+            f"  act exit status {run.exit_code} after {run.seconds:.1f} s "
+            f"(log: {out / scenario.workflow / 'act.log'})",
+            flush=True,
+        )
+        scenario.check(check, run, pc)
+        return run, pc.token
+
+
+def _push_prebuilt(buildah: Buildah, base_image: str, registry: Registry, out: Path) -> Pushed:
+    registry.wait_until_ready()
+    pushed = build_and_push(buildah, base_image, registry, out)
+    print(
+        f"  {pushed.reference} ({pushed.digest}): built in {pushed.build_seconds:.1f} s, "
+        f"pushed in {pushed.push_seconds:.1f} s, removed from local storage",
+        flush=True,
+    )
+    return pushed
 
 
 def _wait_for_engine(docker_host: str, timeout: float = 60) -> None:

@@ -34,9 +34,11 @@ SECRET = "PLAYCANVAS_ACCESS_TOKEN"
 JOB_LINE = re.compile(r"^\[(?P<workflow>[^/\]]+)/(?P<job>[^\]]+)\] (?P<message>.*)$")
 
 
-def make_repository(folder: Path) -> Path:
+def make_repository(folder: Path, substitutions: dict[str, str] | None = None) -> Path:
     """A git repository with the action at its root and every workflow of WORKFLOWS in
-    ``.github/workflows`` (act copies it into the job for ``actions/checkout``)."""
+    ``.github/workflows`` (act copies it into the job for ``actions/checkout``), each
+    ``substitutions`` key in them replaced by its value (a ``uses:`` takes no expression,
+    so the loopback registry's port is written into the workflow)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name in ACTION_FILES:
@@ -46,6 +48,11 @@ def make_repository(folder: Path) -> Path:
             ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
     shutil.copytree(WORKFLOWS, folder / ".github" / "workflows")
+    for workflow in (folder / ".github" / "workflows").glob("*.yml"):
+        text = workflow.read_text()
+        for placeholder, value in (substitutions or {}).items():
+            text = text.replace(placeholder, value)
+        workflow.write_text(text)
     git = ["git", "-C", str(folder), "-c", "user.name=act-test", "-c", "user.email=act@test"]
     for args in (
         ["init", "--quiet", "--initial-branch=main"],

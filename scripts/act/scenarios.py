@@ -317,14 +317,14 @@ def discover_check(check: Checks, run: ActRun, pc: Emulator) -> None:
         _tail_lines(plan_lines),
     )
     exports = [r for r in pc.api_requests("POST") if _route(r.path)[1:] == ["export"]]
-    # Only the matrix's jobs read one project (the dry run reads the account's listing).
-    reads = [r.at for r in pc.api_requests("GET") if len(_route(r.path)) == 1]
+    # Only the dry run reads the account's listing (the matrix's jobs back up by id).
+    listings = [r.at for r in pc.api_requests("GET") if r.path.startswith("/api/users/")]
     check(
-        "discover: the dry run exported nothing (no export before the matrix's first request)",
-        bool(reads)
-        and not [r for r in exports if r.at < min(reads)]
+        "discover: the dry run exported nothing (no export before its listing was read)",
+        bool(listings)
+        and not [r for r in exports if r.at < max(listings)]
         and any("nothing exported" in line for line in plan_lines),
-        f"{len(exports)} export(s), {len(reads)} project read(s); {_tail_lines(plan_lines)}",
+        f"{len(exports)} export(s), {len(listings)} listing(s); {_tail_lines(plan_lines)}",
     )
     exported = sorted(int(_route(r.path)[0]) for r in exports)
     check(
@@ -364,6 +364,55 @@ def discover_check(check: Checks, run: ActRun, pc: Emulator) -> None:
             check_artifact(check, run, pc, entries[0])
 
 
+# -- the prebuilt image, as docker:// -----------------------------------------------------
+
+PREBUILT_PROJECT = 7500001
+UNKNOWN_INPUT_WARNING = "`all-branch` is not an input; did you mean `all-branches`?"
+
+
+def prebuilt_setup(pc: Emulator) -> None:
+    pc.add_project(PREBUILT_PROJECT, branches=("main", "art/not-asked-for"), archive_size=1 << 20)
+
+
+def prebuilt_check(check: Checks, run: ActRun, pc: Emulator) -> None:
+    """What one-project checks, with no input but the required ones: the defaults the
+    action applies itself (path, upload-artifact true in Actions, the main branch only
+    although the misspelt `all-branch: true` was given), and a warning about that key."""
+    lines = run.job_lines().get("backup", [])
+    check("prebuilt: act ran the workflow to success", run.exit_code == 0, _tail(run))
+    printed = outputs(lines)
+    check(
+        "prebuilt: a later step printed every output, none empty",
+        all(printed.get(name) for name in OUTPUT_NAMES),
+        f"empty or missing: {[n for n in OUTPUT_NAMES if not printed.get(n)]}",
+    )
+    check(
+        "prebuilt: the archive is under the default path, playcanvas-backups/",
+        printed.get("path", "").startswith("playcanvas-backups/"),
+        f"path {printed.get('path')!r}",
+    )
+    warnings = [line for line in lines if "\U0001f6a7" in line]
+    check(
+        "prebuilt: one warning, about the misspelt with: key, naming the nearest input",
+        len(warnings) == 1 and UNKNOWN_INPUT_WARNING in warnings[0],
+        _tail_lines(warnings or lines),
+    )
+    hashes = workspace_hashes(lines)
+    check(
+        "prebuilt: the archive in the workspace has the 'sha256' output's hash",
+        bool(printed.get("sha256")) and hashes.get(printed.get("path", "")) == printed["sha256"],
+        f"workspace {hashes}, output {printed.get('sha256')}",
+    )
+    entries = parsed_archives(check, printed.get("archives"), "prebuilt")
+    if check(
+        "prebuilt: one archive, of the main branch (all-branch is no input)",
+        len(entries) == 1 and entries[0].get("branch") == "main",
+        json.dumps(entries)[:300],
+    ):
+        check_workspace(check, pc, entries[0], hashes)
+        check_artifact(check, run, pc, entries[0])
+
+
 def _route(path: str) -> list[str]:
     """What follows ``/api/projects/`` in a request's path (empty for other routes)."""
     parts = path.strip("/").split("/")
@@ -383,6 +432,8 @@ SCENARIOS = (
     Scenario("matrix", matrix_setup, matrix_check),
     Scenario("bad-input", bad_input_setup, bad_input_check),
     Scenario("discover", discover_setup, discover_check),
+    # uses: docker://, the image pulled from the loopback registry (see registry.py).
+    Scenario("prebuilt", prebuilt_setup, prebuilt_check),
 )
 
 

@@ -3,6 +3,27 @@
 The API is served on one loopback address (127.0.0.1) and the archives on another
 (127.0.0.2), as PlayCanvas serves its API and its storage from different hosts. Every
 request is recorded so tests can assert what was, and was not, sent.
+
+By default it answers as PlayCanvas does, not as its documentation says (each row of
+"What PlayCanvas actually answers" in the design notes):
+
+* ``GET /projects/:id`` answers ``401 {"error": "Token does not have required scope"}``
+  to every API token, whether or not the project exists; it answers only without an
+  ``Authorization`` header, and only for a public project (``add_project(public=True)``).
+* ``POST /projects/:id/export`` answers ``201`` (``Faults.export_ok_status = 200``: the
+  status PlayCanvas's own script checks for).
+* A job has an integer ``id``, a ``scope: {id, type}``, its link in ``data.url``, and
+  ``messages`` only when it failed.
+* A 429 carries ``X-RateLimit-*`` but no ``Retry-After`` (``Faults.retry_after`` adds it).
+* ``GET /projects/:id/branches`` lists open branches in alphabetical order (closed ones
+  only with ``closed=true``), ``limit`` a page (at most ``Faults.branch_page_size``),
+  the next page by ``hasMore`` and ``skip=<last id>``.
+* The free plan's limits: strict 5 and normal 120 requests a minute (``rate_window``).
+
+``Faults.documented = True`` (or ``Emulator(documented=True)``) is the documented
+behaviour instead: project details answered to the token, and ``messages`` in every job.
+``GET /users/:id/projects`` and ``GET /ratelimits`` answer the token in both modes (the
+shape of the latter is undocumented: ``{"limits": {kind: per minute}}`` here).
 """
 
 from __future__ import annotations
@@ -32,10 +53,15 @@ STRICT_ROUTES = ("/export",)
 class Faults:
     """Switches a test flips to make the emulator misbehave. Counters count down."""
 
+    #: Answer as PlayCanvas documents it, not as it answers: project details to API
+    #: tokens, ``messages`` in every job.
+    documented: bool = False
     #: The next N API requests answer 429 (with reset headers).
     rate_limited: int = 0
-    #: Send ``Retry-After`` with those 429s (else only ``X-RateLimit-Reset``).
-    retry_after: bool = True
+    #: Send ``Retry-After`` with 429s (PlayCanvas documents none: only ``X-RateLimit-Reset``).
+    retry_after: bool = False
+    #: The status of a started export (documented 201; PlayCanvas's own script checks 200).
+    export_ok_status: int = 201
     #: The next N API requests answer 503.
     server_errors: int = 0
     #: The export route answers this status with ``export_message`` (e.g. 403).
@@ -66,8 +92,9 @@ class Faults:
     corrupt_zip: bool = False
     #: A signed URL works this many times, then answers 403 (expired).
     url_uses: int | None = None
-    #: Branches per page of the branches list.
-    branch_page_size: int = 50
+    #: Branches per page of the branches list whatever ``limit`` asks (None: the
+    #: ``limit`` asked, else 50).
+    branch_page_size: int | None = None
     #: The next N exports are started at once but answered only after ``slow_seconds``.
     slow_exports: int = 0
     slow_seconds: float = 0.5
@@ -78,6 +105,8 @@ class Faults:
     project_page_size: int | None = None
     #: ``GET /users/:id/projects`` and ``GET /projects/:id`` answer 403 "Forbidden".
     listing_forbidden: bool = False
+    #: ``GET /users/:id/projects`` answers 401 "Token does not have required scope".
+    listing_unauthorized: bool = False
     #: ``GET /users/:id/projects`` answers 200 with this body instead (a malformed list).
     listing_body: Any = None
 
@@ -100,6 +129,8 @@ class _Project:
     id: int
     branches: list[dict[str, Any]]
     archive_size: int
+    main_branch_id: str
+    public: bool = False
 
 
 @dataclass
@@ -120,6 +151,10 @@ class _Limit:
 
 #: The account that owns every project not given to an organization.
 DEFAULT_OWNER = 900001
+#: Requests a minute on PlayCanvas's free plan (paid plans: strict 10, normal 240).
+FREE_PLAN = {"strict": 5, "normal": 120, "assets": 60}
+#: What PlayCanvas answers an API token on ``GET /projects/:id`` (developer-site #740).
+MISSING_SCOPE = {"error": "Token does not have required scope"}
 
 
 @dataclass
@@ -140,15 +175,16 @@ class Emulator:
         token: str = "pc-test-token-3f9a1c",
         api_host: str = "127.0.0.1",
         download_host: str = "127.0.0.2",
-        strict_limit: int = 10,
-        normal_limit: int = 240,
+        strict_limit: int = FREE_PLAN["strict"],
+        normal_limit: int = FREE_PLAN["normal"],
         rate_window: float = 60.0,
         clock: Callable[[], float] = time.time,
+        documented: bool = False,
     ) -> None:
         self.token = token
         #: The emulator's time (job completion, rate-limit windows, ``Recorded.at``).
         self.clock = clock
-        self.faults = Faults()
+        self.faults = Faults(documented=documented)
         self.hostile = Hostile()
         self.requests: list[Recorded] = []
         #: How many requests were answered 429 because the rate limit was used up.
@@ -174,8 +210,10 @@ class Emulator:
         *,
         branches: tuple[str, ...] = ("main",),
         archive_size: int = 64 << 10,
+        public: bool = False,
     ) -> list[dict[str, Any]]:
-        """Add a project with open branches of these names (the first is the main branch)."""
+        """Add a project with open branches of these names (the first is the main branch);
+        a public one's details are answered to a request without a token."""
         listed = [
             {
                 "id": f"{project_id:08d}-0000-4000-8000-{index:012d}",
@@ -188,7 +226,9 @@ class Emulator:
             }
             for index, name in enumerate(branches)
         ]
-        self._projects[project_id] = _Project(project_id, listed, archive_size)
+        self._projects[project_id] = _Project(
+            project_id, listed, archive_size, str(listed[0]["id"]), public
+        )
         return listed
 
     def close_branch(self, project_id: int, name: str) -> None:
@@ -289,14 +329,14 @@ class Emulator:
             return 404, {"error": "Project not found"}
         if self.faults.export_status:
             return self.faults.export_status, {"error": self.faults.export_message}
-        branch_id = body.get("branch_id") or project.branches[0]["id"]
+        branch_id = body.get("branch_id") or project.main_branch_id
         if not any(b["id"] == branch_id for b in project.branches):
             return 404, {"error": "Branch not found"}
         with self._lock:
             self._next_job += 1
             job = _Job(self._next_job, project_id, branch_id, self.clock())
             self._jobs[job.id] = job
-        return 201, self._job_json(job)
+        return self.faults.export_ok_status, self._job_json(job)
 
     def _get_job(self, job_id: int) -> tuple[int, Any]:
         job = self._jobs.get(job_id)
@@ -322,27 +362,40 @@ class Emulator:
                 f"{self.download_origin}/archives/{job.project_id}/{job.id}.zip"
                 f"?X-Amz-Signature={signature}&X-Amz-Expires=600"
             )
-        return {
+        answer: dict[str, Any] = {
             "id": job.id,
             "created_at": "2026-11-29T00:00:00.000Z",
             "modified_at": "2026-11-29T00:00:00.000Z",
             "status": status,
-            "messages": [f.job_error] if status == "error" else [],
+            "scope": {"id": job.project_id, "type": "project"},
             "data": data,
         }
+        if status == "error" or f.documented:
+            answer["messages"] = [f.job_error] if status == "error" else []
+        return answer
 
-    def _branches(self, project_id: int, skip: str | None) -> tuple[int, Any]:
+    def _branches(self, project_id: int, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """Open branches (closed ones only with ``closed=true``), alphabetical, ``limit``
+        a page (at most ``branch_page_size``), the next page after ``skip=<last id>``."""
         project = self._projects.get(project_id)
         if project is None:
             return 404, {"error": "Project not found"}
+        skip = query["skip"][0] if query.get("skip") else None
         if self.hostile.endless_branches:
             return 200, _endless_page(self.hostile.endless_branches, skip)
-        listed = project.branches
+        closed = (query.get("closed") or ["false"])[0] == "true"
+        listed = sorted(
+            (b for b in project.branches if b["closed"] == closed),
+            key=lambda b: (b["name"].casefold(), b["name"], b["id"]),
+        )
+        size = self.faults.branch_page_size
+        if size is None:
+            size = max(1, int(query["limit"][0])) if query.get("limit") else 50
         start = 0
         if skip:
             ids = [b["id"] for b in listed]
             start = ids.index(skip) + 1 if skip in ids else len(listed)
-        page = listed[start : start + self.faults.branch_page_size]
+        page = listed[start : start + size]
         has_more = start + len(page) < len(listed)
         return 200, {"result": page, "pagination": {"hasMore": has_more}}
 
@@ -443,6 +496,10 @@ class Emulator:
             return None
         if self.faults.listing_forbidden:
             return 403, {"error": "Forbidden"}
+        if route == "project" and not self.faults.documented:
+            return 401, MISSING_SCOPE
+        if route == "users" and self.faults.listing_unauthorized:
+            return 401, MISSING_SCOPE
         if route == "users" and self.faults.listing_body is not None:
             return 200, self.faults.listing_body
         if route == "users":
@@ -521,6 +578,8 @@ class _ApiHandler(_Handler):
         request = self._record()
         emulator, faults = self.emulator, self.emulator.faults
         kind = "strict" if request.path.endswith(STRICT_ROUTES) else "normal"
+        if "Authorization" not in request.headers and self._public_details(request):
+            return
         if request.headers.get("Authorization") != f"Bearer {emulator.token}":
             self._json(401, {"error": "Unauthorized"})
             return
@@ -545,6 +604,18 @@ class _ApiHandler(_Handler):
         with contextlib.suppress(OSError):  # a client that stopped waiting
             self._json(status, body, rate_headers)
 
+    def _public_details(self, request: Recorded) -> bool:
+        """A public project's details, answered to a request without a token (as
+        PlayCanvas does); returns whether it answered."""
+        parts = request.path.strip("/").split("/")
+        if request.method != "GET" or parts[:2] != ["api", "projects"] or len(parts) != 3:
+            return False
+        project = self.emulator._projects.get(int(parts[2])) if parts[2].isdigit() else None
+        if project is None or not project.public:
+            return False
+        self._json(200, self.emulator._project_json(project.id))
+        return True
+
     def _route(self, request: Recorded) -> tuple[int, Any]:
         parts = request.path.strip("/").split("/")
         emulator = self.emulator
@@ -566,8 +637,10 @@ class _ApiHandler(_Handler):
                 and parts[:2] == ["api", "projects"]
                 and parts[3:] == ["branches"]
             ):
-                skip = request.query.get("skip")
-                return emulator._branches(int(parts[2]), skip[0] if skip else None)
+                return emulator._branches(int(parts[2]), request.query)
+            if request.method == "GET" and parts == ["api", "ratelimits"]:
+                limits = {kind: limit.limit for kind, limit in emulator._limits.items()}
+                return 200, {"limits": limits}
         except (ValueError, json.JSONDecodeError):
             return 400, {"error": "Bad request"}
         return 404, {"error": "Not found"}
@@ -708,4 +781,13 @@ def running(**options: Any) -> Iterator[Emulator]:
         yield emulator
 
 
-__all__ = ["DEFAULT_OWNER", "Emulator", "Faults", "Hostile", "Recorded", "running"]
+__all__ = [
+    "DEFAULT_OWNER",
+    "FREE_PLAN",
+    "MISSING_SCOPE",
+    "Emulator",
+    "Faults",
+    "Hostile",
+    "Recorded",
+    "running",
+]
