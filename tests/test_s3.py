@@ -375,3 +375,12 @@ def test_a_rerun_of_the_action_finds_its_archive_already_stored(
     assert first.outputs["sha256"] == second.outputs["sha256"]
     assert "already stored" in second.log and len(s3.methods("PUT")) == puts
     assert second.archives[0]["s3_uri"] == first.archives[0]["s3_uri"]
+
+
+def test_a_dry_run_names_each_object_and_sends_nothing_to_the_store(
+    action: Action, s3: S3Server
+) -> None:
+    run = action(inputs={**s3_inputs(s3), "dry-run": "true"}, env=CREDENTIALS)
+    assert run.exit_code == 0, run.log
+    assert f"s3://{BUCKET}/pc/{PROJECT}/main/{PROJECT}-main-" in run.log
+    assert s3.requests == []
