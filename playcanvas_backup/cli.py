@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. A true/false flag alone "
             "means true (--all-branches), --no-<flag> means false (--no-verify), and "
             "--<flag> true|false works too. Example: "
-            "playcanvas-backup --project-id 123456 --all-branches"
+            "playcanvas-backup --project-id 123456 --all-branches. "
+            "Subcommand: playcanvas-backup restore --help (a backup back into a verified zip)."
         ),
     )
     for spec in INPUTS:
@@ -116,6 +117,11 @@ def main(
     asked = doctor.run_if_asked(sys.argv[1:] if argv is None else argv, env, out=out, err=err)
     if asked is not None:  # the doctor subcommand
         return asked
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["restore"]:
+        from . import restore  # noqa: PLC0415 - a subcommand, not the action
+
+        rest = list(sys.argv[2:] if argv is None else argv[1:])
+        return restore.main(rest, env, out=out or sys.stdout, err=err or sys.stderr)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
@@ -267,6 +273,9 @@ def _echo_settings(settings: Settings, workflow: Workflow) -> None:
         "overwrite": str(settings.overwrite).lower(),
         "encrypt-to": ", ".join(r.label for r in settings.recipients) or "(not encrypted)",
         "dry-run": str(settings.dry_run).lower(),
+        "s3-uri": settings.s3_uri.text if settings.s3_uri else "(not stored in S3)",
+        "s3-endpoint-url": settings.s3_endpoint_url or "(AWS)",
+        "s3-region": settings.s3_region or "(the store's default)",
         "api-url": settings.api_url,
     }
     with workflow.group("Settings"):

@@ -10,6 +10,8 @@ Each policy is said once, as tenacity pieces:
   exponential backoff, never past the archive's deadline when one is given.
 * :data:`ARTIFACT`: GitHub's artifact service, as its official client retries: 5
   attempts, waits growing from 3 s.
+* :data:`S3`: each request to an S3-compatible store (``s3-uri``; botocore's own retries
+  are off): 5 attempts, exponential backoff, never past the archive's deadline.
 * :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries, waits from
   2 s, none after 15 minutes, and a stall timeout.
 
@@ -191,6 +193,12 @@ ARTIFACT = Policy(
     "artifact service call",
     attempts=5,
     wait=wait_exponential_jitter(multiplier=3, exp_base=1.5, jitter=1.5, max=60),
+    counts=_every_failure,
+)
+S3 = Policy(
+    "S3 request",
+    attempts=5,
+    wait=wait_exponential_jitter(multiplier=1, max=20, jitter=1),
     counts=_every_failure,
 )
 
