@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 NODE := $(shell command -v node 2>/dev/null)
 NODE_DEPS := tests/node/node_modules/.installed
 
-.PHONY: demo test lint typecheck unit clean lock bench live
+.PHONY: demo test lint typecheck unit clean lock bench live fuzz
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,13 @@ typecheck: $(BIN)/.installed
 
 unit: $(BIN)/.installed $(if $(NODE),$(NODE_DEPS))
 	$(BIN)/pytest
+
+## Differential fuzz of the zip check against Python's zipfile (tests/fuzz_zip.py; not part
+## of `make test`, which runs 300 cases of it): `make fuzz CASES=20000 SEED=1`.
+CASES ?= 20000
+SEED ?= 1
+fuzz: $(BIN)/.installed
+	nice $(BIN)/python -m tests.fuzz_zip --cases $(CASES) --seed $(SEED)
 
 ## Measure speed, memory, waits and start-up side by side; writes bench/results.md
 ## (about 5 minutes; not part of `make test`).

@@ -14,6 +14,8 @@ past the archive's :class:`~.deadline.Deadline`:
   exponential backoff.
 * :data:`ARTIFACT`: GitHub's artifact service, as its official client retries: 5
   attempts on 429/500/502/503/504, waits growing from 3 s.
+* :data:`S3`: each request to an S3-compatible store (``s3-uri``; botocore's own retries
+  are off): 5 attempts, exponential backoff, never past the archive's deadline.
 * :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries (408 too),
   waits from 2 s, none after 15 minutes, and a stall timeout.
 
@@ -286,7 +288,11 @@ BLOB_UPLOAD = Policy(
     give_up_after=900.0,
     stall_timeout=300.0,
 )
-# An S3 destination adds its policy here (S3 = Policy("S3 request", ...)).
+S3 = Policy(
+    "S3 request",
+    attempts=5,
+    wait=wait_exponential_jitter(multiplier=1, max=20, jitter=1),
+)
 
 
 def announce_retry(

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -45,6 +46,9 @@ from .report import ArchiveResult, shown_path
 from .templates import Name, plan_names, timestamp_fields
 from .units import human_duration, human_size
 from .workflow import Workflow
+
+if TYPE_CHECKING:
+    from .s3 import S3Store
 
 #: Uploads an archive as an artifact of this name, by the archive's deadline; returns
 #: (artifact id, artifact URL).
@@ -102,6 +106,7 @@ def back_up(
                 upload=upload,
                 results=results,
                 excluded=excluded,
+                s3=_s3_store(settings, workflow),
             )
         finally:
             workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
@@ -119,6 +124,8 @@ class Context:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     rng: Callable[[], float]
+    #: Where ``s3-uri`` stores each archive too, when set.
+    s3: S3Store | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +149,10 @@ def run(
     rng: Callable[[], float] = random.random,
     results: list[ArchiveResult] | None = None,
     excluded: list[Excluded] | None = None,
+    s3: S3Store | None = None,
 ) -> list[ArchiveResult]:
     """Back up every requested archive; return one result per archive."""
-    ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng)
+    ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng, s3)
     results = [] if results is None else results
     try:
         if not settings.dry_run:
@@ -366,10 +374,12 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
 
 def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """A dry run's report: what each archive would be saved and uploaded as."""
-    upload = ctx.upload is not None
+    upload, s3_uri = ctx.upload is not None, ctx.settings.s3_uri
     for archive in planned:
         file = archive.file.final(None)
         name = f", artifact '{archive.artifact.final(None)}'" if upload else ""
+        if s3_uri is not None:
+            name += f", {s3_uri.render(archive.file.values, file=file)}"
         ctx.workflow.info(f"{_label(results[archive.index])}: would be saved as {file}{name}")
     ctx.workflow.info(f"dry run: {len(planned)} archives planned, nothing exported")
 
@@ -516,12 +526,20 @@ def finish_archive(
         saved, result = download_and_encrypt(
             ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
-    if ctx.upload is None:
-        return result
-    name = archive.artifact.final(job.id)
-    return upload_archive(
-        ctx, result, saved, upload=ctx.upload, name=name, started_at=started_at, deadline=deadline
-    )
+    if ctx.upload is not None:
+        name = archive.artifact.final(job.id)
+        result = upload_archive(
+            ctx,
+            result,
+            saved,
+            upload=ctx.upload,
+            name=name,
+            started_at=started_at,
+            deadline=deadline,
+        )
+    if ctx.s3 is not None:
+        result = store_in_s3(ctx, archive, result, saved, started_at=started_at, deadline=deadline)
+    return result
 
 
 def download_and_encrypt(
@@ -631,6 +649,69 @@ def upload_archive(
     ctx.workflow.info(f"{_label(result)}: uploaded as artifact '{name}' ({artifact_url})")
     return replace(
         result, artifact_id=artifact_id, artifact_url=artifact_url, seconds=ctx.clock() - started_at
+    )
+
+
+def store_in_s3(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    started_at: float,
+    deadline: Deadline,
+) -> ArchiveResult:
+    """Store the finished archive (or its ``.age``) at its ``s3-uri`` key, verified; a
+    failure keeps the archive on disk and adds to the archive's ``error``."""
+    from .finished import FinishedArchive  # noqa: PLC0415
+    from .s3 import archive_metadata  # noqa: PLC0415 - boto3 only when asked for
+
+    assert ctx.s3 is not None and ctx.settings.s3_uri is not None
+    uri = ctx.settings.s3_uri.render(
+        {**archive.file.values, "job_id": result.job_id}, file=saved.path.name
+    )
+    metadata = archive_metadata(
+        stored_sha256=saved.sha256,
+        archive_sha256=result.sha256 or saved.sha256,
+        archive_size=result.size if result.size is not None else saved.size,
+        encrypted=result.encrypted_sha256 is not None,
+        project_id=result.project_id,
+        branch=result.branch,
+        branch_id=result.branch_id,
+        job_id=result.job_id,
+        created=datetime.fromtimestamp(ctx.clock(), UTC),
+    )
+    try:
+        _check_deadline(ctx, result, deadline, "before it was stored in S3")
+        stored = ctx.s3.store(
+            FinishedArchive(saved.path, saved.sha256, saved.size),
+            uri,
+            metadata=metadata,
+            deadline=deadline.at,
+        )
+    except Exception as exc:
+        _raise_if_refused(exc)
+        failed = _failed(ctx, replace(result, error=None), exc, started_at)
+        error = "; ".join(e for e in (result.error, failed.error) if e)
+        return replace(failed, error=error)
+    version = f" (version {stored.version_id})" if stored.version_id else ""
+    done = "already stored" if stored.already else "stored and verified"
+    ctx.workflow.info(f"{_label(result)}: {done} at {stored.uri}{version}")
+    return replace(result, s3_uri=stored.uri, s3_version_id=stored.version_id)
+
+
+def _s3_store(settings: Settings, workflow: Workflow) -> S3Store | None:
+    if settings.s3_uri is None:
+        return None
+    from .s3 import S3Store  # noqa: PLC0415 - boto3 only when asked for
+
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        workflow.mask(settings.s3_env.get(name, ""))
+    return S3Store(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        env=settings.s3_env,
+        log=workflow.info,
     )
 
 

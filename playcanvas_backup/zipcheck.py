@@ -1,25 +1,43 @@
-"""Check a zip archive: every member's data must inflate to what its central directory
-promises (CRC-32 and size), with bounded memory and work, whatever the archive claims.
+"""Check a zip archive: verified means Python's ``zipfile`` reads it, member by member,
+and finds every member's CRC-32 and sizes right, with bounded memory and work.
 
-Two ways to the same verdicts as ``zipfile.ZipFile.testzip``:
+The verdict is the standard reader's. :func:`check_file` opens the finished file with
+``zipfile`` (its end record search and central directory parse, the only directory parser
+here), adds the refusals of current CPython that older 3.x releases lack (see
+"Backported checks" below), has ``zipfile`` decode every member's local header as it does
+before reading (signature, name and its UTF-8 flag, flag bits 5 and 6, encryption,
+method), and then needs every member's data to inflate to exactly its declared size with
+its CRC-32. Anything ``zipfile`` raises on the way (``BadZipFile``, ``OSError``,
+``NotImplementedError``, ``RuntimeError``, ``EOFError``, decompressor errors, ...) is a
+:class:`~.errors.VerificationFailed` naming the reason, never a disk error.
 
-* :class:`ZipStream` follows the archive as its bytes arrive (the downloader feeds it on
-  its worker thread): each local header, the member's data through its CRC-32 (inflated
-  when compressed), then the central directory. It keeps no per-member state: a running
-  digest of what the local headers and the data said is compared with the same digest
-  of what the central directory says. When they agree, the archive is verified without
-  reading it again.
-* :func:`check_file` reads the archive from disk, driven by its central directory, one
-  entry at a time. The downloader uses it only when a single pass could not prove the
-  archive good: a layout it does not follow (a stored member with a data descriptor,
-  whose end cannot be found without the central directory; an encrypted member; data
-  before the first member; unknown records) or any disagreement (a failed CRC, a
-  truncated archive, a damaged directory), so that the verdict and the member it names
-  are the ones a full read gives.
+The data need not be read twice. :class:`ZipStream` follows the archive as its bytes
+arrive (the downloader feeds it on a worker thread): each local header, then the member's
+data through its CRC-32 (inflated when compressed). It keeps a running digest of what it
+checked: each member's offset, data offset, method, sizes and CRC-32. :func:`check_file`
+computes the same digest from ``zipfile``'s reading of the central directory; when the
+two agree (same members, same byte ranges, same method, sizes and CRC), the single pass
+checked exactly what ``zipfile`` would read, and the data is not read again. Any
+difference, or a layout the single pass does not follow (a stored member with a data
+descriptor, an encrypted member, bytes before the first member), means reading the data
+back, as ``zipfile`` locates it.
 
-Zip bombs: both refuse an archive whose declared uncompressed total is beyond
-:class:`Limits` for its size, or that has too many members, before inflating it, and
-never inflate a member past its declared size. See :class:`Limits` for the numbers.
+Where this is stricter than ``zipfile`` (it would accept, we refuse): a compressed member
+whose stream does not end exactly where its compressed size says, or that inflates to
+another size than declared; a directory that lists no members while bytes precede it;
+overlapping entries even when they share one local header (CPython 3.14 only warns);
+zip64 "extensible data" (only Python 3.14 reads it); an LZMA dictionary over the cap; the
+bomb limits of :class:`Limits`. ``tests/fuzz_zip.py`` compares both verdicts on mutated
+archives (``make fuzz``).
+
+Backported checks (what ``zipfile`` of current CPython refuses and 3.11.7 does not):
+
+* overlapping entries (gh-109858, 3.11.8 / 3.12.2): a member's data must end before the
+  next local header (or the central directory) begins;
+* the zip64 end records' consistency (gh-139700, 3.14.1 / 3.13.9): the locator must point
+  at a zip64 end record whose directory ends where it begins, of the size it states;
+* a malformed Info-ZIP Unicode Path extra field (0x7075, 3.14): too short, or not UTF-8
+  while it claims to be the name's.
 """
 
 from __future__ import annotations
@@ -27,41 +45,143 @@ from __future__ import annotations
 import bz2
 import hashlib
 import lzma
+import os
+import struct
+import zipfile
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from struct import Struct
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
-from .errors import VerificationFailed
+from .errors import BackupError, VerificationFailed
 from .units import human_size
+from .untrusted import clean
 
-# The records of the zip format (APPNOTE.TXT 4.3), little-endian, signature first.
-LOCAL_HEADER = Struct(
-    "<4sHHHHHIIIHH"
-)  # version, flags, method, time, date, crc, sizes, name, extra
-CENTRAL_HEADER = Struct("<4sBBBBHHHHIIIHHHHHII")  # ... disk, attributes, local header offset
-END_RECORD = Struct("<4sHHHHIIH")  # disks, entries, directory size and offset, comment
-ZIP64_END_RECORD = Struct("<4sQHHIIQQQQ")  # record size, versions, disks, entries, size, offset
-ZIP64_LOCATOR = Struct("<4sIQI")
-EXTRA_HEADER = Struct("<HH")  # id, size
-U16, U32, U64 = Struct("<H"), Struct("<I"), Struct("<Q")
+# -- the records of the zip format (APPNOTE.TXT 4.3), little-endian, signature first --------
 
 LOCAL_SIG, CENTRAL_SIG = b"PK\x03\x04", b"PK\x01\x02"
 END_SIG, ZIP64_END_SIG, ZIP64_LOCATOR_SIG = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
 DESCRIPTOR_SIG = b"PK\x07\x08"
-ZIP64_EXTRA = 0x0001
+
+
+class LocalHeader(NamedTuple):
+    signature: bytes
+    version: int
+    flags: int
+    method: int
+    time: int
+    date: int
+    crc: int
+    compressed_size: int
+    size: int
+    name_length: int
+    extra_length: int
+
+
+class CentralHeader(NamedTuple):
+    signature: bytes
+    made_by_version: int
+    made_by_system: int
+    version: int
+    system: int
+    flags: int
+    method: int
+    time: int
+    date: int
+    crc: int
+    compressed_size: int
+    size: int
+    name_length: int
+    extra_length: int
+    comment_length: int
+    disk: int
+    internal_attributes: int
+    external_attributes: int
+    header_offset: int
+
+
+class EndRecord(NamedTuple):
+    signature: bytes
+    disk: int
+    directory_disk: int
+    disk_entries: int
+    entries: int
+    directory_size: int
+    directory_offset: int
+    comment_length: int
+
+
+class Zip64EndRecord(NamedTuple):
+    signature: bytes
+    record_size: int  # of what follows this field: 44 and any extensible data
+    made_by_version: int
+    version: int
+    disk: int
+    directory_disk: int
+    disk_entries: int
+    entries: int
+    directory_size: int
+    directory_offset: int
+
+
+class Zip64Locator(NamedTuple):
+    signature: bytes
+    disk: int
+    record_offset: int
+    disks: int
+
+
+class DataDescriptor(NamedTuple):
+    """After a member's data when flag bit 3 is set (its signature is optional)."""
+
+    crc: int
+    compressed_size: int
+    size: int
+
+
+LOCAL_HEADER = Struct("<4sHHHHHIIIHH")
+CENTRAL_HEADER = Struct("<4sBBBBHHHHIIIHHHHHII")
+END_RECORD = Struct("<4sHHHHIIH")
+ZIP64_END_RECORD = Struct("<4sQHHIIQQQQ")
+ZIP64_LOCATOR = Struct("<4sIQI")
+DESCRIPTOR_32, DESCRIPTOR_64 = Struct("<III"), Struct("<IQQ")
+EXTRA_HEADER = Struct("<HH")  # id, size
+U16, U32, U64 = Struct("<H"), Struct("<I"), Struct("<Q")
+
+ZIP64_EXTRA, UNICODE_PATH_EXTRA = 0x0001, 0x7075
 MAX_COMMENT = 0xFFFF
 FLAG_ENCRYPTED, FLAG_DESCRIPTOR, FLAG_PATCH, FLAG_STRONG = 0x1, 0x8, 0x20, 0x40
 FLAG_UTF8 = 0x800
 STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
-#: zipfile refuses members that need a later version of the format to extract.
-MAX_EXTRACT_VERSION = 63
 #: Inflate at most this much at a time (bounded memory whatever the ratio).
 OUT_STEP = 1 << 20
 #: Reading the archive back: bytes per read.
 READ_STEP = 1 << 20
+
+
+def local_header(data: bytes, offset: int = 0) -> LocalHeader:
+    return LocalHeader._make(LOCAL_HEADER.unpack_from(data, offset))
+
+
+def central_header(data: bytes, offset: int = 0) -> CentralHeader:
+    return CentralHeader._make(CENTRAL_HEADER.unpack_from(data, offset))
+
+
+def end_record(data: bytes, offset: int = 0) -> EndRecord:
+    return EndRecord._make(END_RECORD.unpack_from(data, offset))
+
+
+def zip64_end_record(data: bytes, offset: int = 0) -> Zip64EndRecord:
+    return Zip64EndRecord._make(ZIP64_END_RECORD.unpack_from(data, offset))
+
+
+def zip64_locator(data: bytes, offset: int = 0) -> Zip64Locator:
+    return Zip64Locator._make(ZIP64_LOCATOR.unpack_from(data, offset))
+
+
+# -- limits -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -69,21 +189,26 @@ class Limits:
     """What an archive may claim before it is refused as a zip bomb.
 
     How these were chosen: a PlayCanvas export is mostly compressed assets (PNG, JPEG,
-    GLB, audio: about 1:1) with some JSON and scripts (5-20:1 under deflate), so a real
-    project's uncompressed total is a few times its archive size. ``ratio`` allows 100
-    times (deflate's own ceiling is about 1032:1; bzip2's is far higher, which is how a
-    175 KB archive can declare 200 GiB), and any archive may declare ``floor`` whatever
-    its size, so a small text-heavy project is never refused. ``total`` caps the work
-    outright: 64 GiB inflate in about two minutes on one core. ``members``: each member
-    costs at least 76 bytes of headers, so the count is bounded by the size anyway; the
-    cap bounds the per-member work (a few microseconds each) far above any project's
-    asset count.
+    GLB, audio: about 1:1) with some JSON and scripts (5-20:1 under deflate), and a
+    member of zeros or a flat texture may reach deflate's own ceiling (about 1032:1).
+    ``ratio`` is above that ceiling, so no deflated archive is ever refused for its ratio;
+    only bzip2 and LZMA reach further (a 175 KB bzip2 archive can declare 200 GiB). Any
+    archive may declare ``floor`` whatever its size, and ``total`` caps the work outright
+    (64 GiB inflate in about a minute on one core; the archive's deadline bounds it too).
+    The same rule holds with or without a ``Content-Length``: it is applied to the
+    finished file. ``members`` bounds the per-member work, ``directory`` the memory
+    ``zipfile`` takes for the central directory (about 400 bytes per entry: a crafted
+    directory at the cap costs about 300 MB, a real project's 20,000 entries 8 MB).
+    ``lzma_dictionary``: liblzma allocates the dictionary a member declares; 64 MiB is
+    the largest any preset uses (``xz -9``, 7-Zip's ultra).
     """
 
-    ratio: int = 100
-    floor: int = 1 << 30
+    ratio: int = 1100
+    floor: int = 4 << 30
     total: int = 64 << 30
     members: int = 1_000_000
+    directory: int = 32 << 20
+    lzma_dictionary: int = 64 << 20
 
     def uncompressed(self, archive_size: int) -> int:
         """The most uncompressed data an archive of this size may declare."""
@@ -105,11 +230,23 @@ class Limits:
                 "refusing to check it (a zip bomb?). It was not kept."
             )
 
+    def check_directory(self, *, entries: int, size: int) -> None:
+        """Refuse a central directory too large to parse in bounded memory."""
+        if entries > self.members:
+            self.check(declared=0, members=entries, archive_size=0)
+        if size > self.directory:
+            raise VerificationFailed(
+                f"The archive's central directory is {human_size(size)} (at most "
+                f"{human_size(self.directory)}); refusing to check it (a zip bomb?). "
+                "It was not kept."
+            )
+
 
 LIMITS = Limits()
 
 #: Called often while checking (each member, each inflated step): raises to stop the
-#: check (a deadline), may log progress. Gets the members checked and bytes inflated.
+#: check (the archive's deadline), may log progress. Gets the members checked and bytes
+#: inflated so far.
 Tick = Callable[[int, int], None]
 
 
@@ -119,24 +256,17 @@ def _no_tick(members: int, inflated: int) -> None:
 
 def unreadable(reason: str) -> VerificationFailed:
     return VerificationFailed(
-        f"The archive is not a readable zip ({reason}); it was not kept. "
+        f"The archive is not a readable zip ({clean(reason)}); it was not kept. "
         "Run the backup again; if it repeats, export the project "
         "from the PlayCanvas dashboard to compare."
     )
 
 
-def bad_member(name: str) -> VerificationFailed:
+def bad_member(name: str, what: str = "fails its CRC check") -> VerificationFailed:
     return VerificationFailed(
-        f"The archive's member '{name}' fails its CRC check; the "
-        "archive was not kept. Run the backup again."
+        f"The archive's member '{clean(name)}' {what}; the archive was not kept. "
+        "Run the backup again."
     )
-
-
-def shown_name(raw: bytes, flags: int) -> str:
-    """A member name as a message may show it: decoded, no control characters, capped."""
-    text = raw.decode("utf-8" if flags & FLAG_UTF8 else "cp437", errors="replace")
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 
 # -- inflating one member -------------------------------------------------------------------
@@ -156,6 +286,10 @@ class _Unsupported(Exception):
     """A member this checker cannot read (zipfile raises NotImplementedError for these)."""
 
 
+class _TooLarge(Exception):
+    """A member that would need more memory than the limits allow."""
+
+
 class _Member:
     """One member's data as it goes by: its CRC-32 over the inflated bytes and their size.
 
@@ -163,11 +297,13 @@ class _Member:
     marked ``overflowed`` and the rest of its data only counted.
     """
 
-    def __init__(self, method: int, limit: int, tick: Tick, members: int) -> None:
+    def __init__(self, method: int, limit: int, *, tick: Tick, members: int, limits: Limits):
         self.method, self.limit, self._tick, self._members = method, limit, tick, members
+        self._max_dictionary = limits.lzma_dictionary
         self.crc = 0
         self.size = 0  # inflated bytes so far
         self.consumed = 0  # compressed bytes so far
+        self.after_end = 0  # compressed bytes fed after the stream's end
         self.overflowed = False
         self._lzma_header = b""
         self._inflater: _Decompressor | None = None
@@ -186,16 +322,36 @@ class _Member:
     def unused(self) -> bytes:
         return self._inflater.unused_data if self._inflater is not None else b""
 
+    def complete(self, compressed_size: int, size: int, *, trailing: bool = False) -> bool:
+        """Whether the data was exactly ``compressed_size`` bytes inflating to ``size``
+        (``trailing``: bytes fed after the stream's end were given back)."""
+        clean_end = trailing or not (self.unused or self.after_end)
+        ended = self.method == STORED or (self.eof and clean_end)
+        return (
+            ended
+            and not self.overflowed
+            and (self.consumed, self.size)
+            == (
+                compressed_size,
+                size,
+            )
+        )
+
     def feed(self, data: memoryview) -> None:
         self.consumed += len(data)
         if self.method == STORED:
             self._out(data)
             return
+        if self.eof:
+            self.after_end += len(data)
+            return
         if self._inflater is None:  # LZMA: its properties come first
             data = self._lzma_start(data)
             if self._inflater is None:
                 return
-        inflater = self._inflater
+        self._inflate(self._inflater, data)
+
+    def _inflate(self, inflater: _Decompressor, data: memoryview) -> None:
         pending: bytes | memoryview = data
         while not (self.overflowed or inflater.eof):
             out = inflater.decompress(pending, OUT_STEP)
@@ -231,6 +387,11 @@ class _Member:
         lc_lp_pb, dict_size = props[0], U32.unpack_from(props, 1)[0]
         if lc_lp_pb >= 9 * 5 * 5:
             raise _Unsupported("LZMA properties out of range")
+        if dict_size > self._max_dictionary:
+            raise _TooLarge(
+                f"an LZMA member declares a {human_size(dict_size)} dictionary (at most "
+                f"{human_size(self._max_dictionary)})"
+            )
         lc, lp, pb = lc_lp_pb % 9, (lc_lp_pb // 9) % 5, lc_lp_pb // 45
         self._inflater = lzma.LZMADecompressor(
             lzma.FORMAT_RAW,
@@ -241,26 +402,33 @@ class _Member:
         return data[len(taken) :]
 
 
-def _zip64_values(extra: bytes, wanted: list[bool]) -> list[int | None]:
-    """The zip64 extra field's values for the fields marked wanted (in order), or None
-    for each that it does not give."""
-    found: list[int | None] = [None] * len(wanted)
+def _extra_fields(extra: bytes) -> Iterator[tuple[int, bytes]]:
+    """(id, body) of each extra field, as zipfile splits them (a field that runs past the
+    end is an error)."""
     position = 0
-    while position + 4 <= len(extra):
+    while len(extra) - position >= 4:
         kind, length = EXTRA_HEADER.unpack_from(extra, position)
-        body = extra[position + 4 : position + 4 + length]
         if position + 4 + length > len(extra):
-            raise ValueError(f"corrupt extra field {kind:04x}")
-        if kind == ZIP64_EXTRA:
-            offset = 0
-            for index, want in enumerate(wanted):
-                if want:
-                    if offset + 8 > len(body):
-                        raise ValueError("corrupt zip64 extra field")
-                    found[index] = U64.unpack_from(body, offset)[0]
-                    offset += 8
+            raise zipfile.BadZipFile(f"Corrupt extra field {kind:04x} (size={length})")
+        yield kind, extra[position + 4 : position + 4 + length]
         position += 4 + length
-    return found
+
+
+def _zip64_sizes(extra: bytes, size: int, compressed_size: int) -> tuple[int, int]:
+    """A local header's sizes, from the first zip64 extra field where they are 0xFFFFFFFF
+    (as zipfile reads a directory entry's)."""
+    for kind, body in _extra_fields(extra):
+        if kind == ZIP64_EXTRA:
+            values = [U64.unpack_from(body, at)[0] for at in range(0, len(body) - 7, 8)]
+            wanted = (size == 0xFFFFFFFF) + (compressed_size == 0xFFFFFFFF)
+            if len(values) < wanted:
+                raise _Unproven("a corrupt zip64 extra field")
+            if size == 0xFFFFFFFF:
+                size = values.pop(0)
+            if compressed_size == 0xFFFFFFFF:
+                compressed_size = values.pop(0)
+            break
+    return size, compressed_size
 
 
 # -- one pass as the bytes arrive -----------------------------------------------------------
@@ -270,58 +438,61 @@ class _Unproven(Exception):
     """A single pass cannot prove this archive good: read it back (check_file)."""
 
 
-#: One member's record for the digests: offset, method, crc, compressed and real sizes.
-_RECORD = Struct("<QHIQQH")
+#: One member's record for the digests: header offset, data offset, method, CRC-32,
+#: compressed size, size.
+_RECORD = Struct("<QQHIQQ")
 
 
 class ZipStream:
-    """Follow a zip as its bytes go by (``feed`` them in order, then ``finish``).
+    """Follow a zip's members as its bytes go by (``feed`` them in order, then ``finish``).
 
-    ``size`` is the whole archive's size when known (for the bomb limits). ``feed`` raises
-    VerificationFailed only for a bomb; everything else a single pass cannot vouch for
-    ends in ``finish() == False``: the caller then reads the file back with check_file.
+    ``size`` is the whole archive's size when known: it only lets the single pass inflate
+    more before the finished file is judged (see Limits). ``feed`` never refuses an
+    archive (the verdict is :func:`check_file`'s) and raises only what ``tick`` raises
+    (the deadline); whatever a single pass cannot follow ends in ``finish() == False``.
     """
 
     def __init__(self, *, size: int | None, limits: Limits = LIMITS, tick: Tick = _no_tick):
         self._size, self._limits, self._tick = size, limits, tick
-        self._fed = 0
+        self._fed = self._sent = 0  # bytes fed; bytes sent to the parser
         self._back = bytearray()  # bytes taken past what the parser has used (a pushback)
-        self._local = hashlib.sha256()
-        self._central = hashlib.sha256()
-        self._members = self._entries = 0
-        self._declared = self._inflated = 0
-        #: Why a single pass could not prove the archive good (None: not so far).
+        self._digest = hashlib.sha256()
+        self.members = 0
+        self._inflated = 0
+        #: Why a single pass could not follow the archive (None: not so far).
         self.unproven: str | None = None
         self._done = False
         self._parser = self._parse()
         self._want = next(self._parser)
 
     def feed(self, data: memoryview) -> None:
-        if self.unproven is not None:
-            return
-        if self._done and data:
-            self.unproven = "bytes after the end record"
+        self._fed += len(data)
+        if self.unproven is not None or self._done:
             return
         try:
             while data and not self._done:
                 piece, data = data[: self._want], data[self._want :]
-                self._fed += len(piece)
+                self._sent += len(piece)
                 self._want = self._parser.send(piece)
         except StopIteration:
             self._done = True
-            if data:
-                self.unproven = "bytes after the end record"
-        except (_Unproven, _Unsupported, ValueError, zlib.error, lzma.LZMAError, OSError) as exc:
-            self.unproven = str(exc) or type(exc).__name__
-        except VerificationFailed:
-            self.unproven = "refused"
+        except BackupError:
+            self.unproven = "stopped"
             raise
+        except (_Unproven, _Unsupported, _TooLarge, zipfile.BadZipFile, ValueError) as exc:
+            self.unproven = str(exc) or type(exc).__name__
+        except (zlib.error, lzma.LZMAError, OSError, EOFError, struct.error) as exc:
+            self.unproven = f"{type(exc).__name__}: {exc}"
 
     def finish(self) -> bool:
-        """True when the archive is proven good; False when it must be read back."""
-        if self.unproven is None and (not self._done or self._back):
-            self.unproven = "the archive ended before its end record"
+        """True when every member up to the central directory was followed and checked."""
+        if self.unproven is None and not self._done:
+            self.unproven = "the archive ended inside a member"
         return self.unproven is None
+
+    def digest(self) -> bytes:
+        """The digest of the members checked, in the order of their offsets."""
+        return self._digest.digest()
 
     # The parser is a generator: it yields how many bytes it wants next (at most) and is
     # sent a memoryview of 1 to that many bytes.
@@ -329,7 +500,7 @@ class ZipStream:
     @property
     def _position(self) -> int:
         """The offset in the archive of the next byte the parser takes."""
-        return self._fed - len(self._back)
+        return self._sent - len(self._back)
 
     def _take(self, most: int) -> Generator[int, memoryview, memoryview]:
         if self._back:
@@ -346,291 +517,324 @@ class ZipStream:
 
     def _parse(self) -> Generator[int, memoryview, None]:
         signature = yield from self._exactly(4)
-        if signature not in (LOCAL_SIG, END_SIG):
+        if signature not in (LOCAL_SIG, END_SIG, CENTRAL_SIG):
             raise _Unproven("data before the first member")
         while signature == LOCAL_SIG:
             yield from self._member()
             signature = yield from self._exactly(4)
-        central_start = self._position - 4
-        while signature == CENTRAL_SIG:
-            yield from self._entry()
-            signature = yield from self._exactly(4)
-        central_size = self._position - 4 - central_start
-        zip64: tuple[int, int, int] | None = None
-        if signature == ZIP64_END_SIG:
-            zip64 = yield from self._zip64_end()
-            signature = yield from self._exactly(4)
-        if signature != END_SIG:
-            raise _Unproven("an unexpected record after the central directory")
-        record = END_SIG + (yield from self._exactly(END_RECORD.size - 4))
-        _, disk, disk_start, _, entries, size, offset, comment = END_RECORD.unpack(record)
-        if zip64 is not None:
-            entries, size, offset = zip64
-        elif disk or disk_start:
-            raise _Unproven("a multi-disk archive")
-        if (entries, size, offset) != (self._entries, central_size, central_start):
-            raise _Unproven("the end record disagrees with the central directory")
-        if self._entries != self._members or self._local.digest() != self._central.digest():
-            raise _Unproven("the central directory disagrees with the members")
-        if comment:
-            yield from self._exactly(comment)
+        # The central directory and end records follow: zipfile reads them.
 
     def _member(self) -> Generator[int, memoryview, None]:
         """One local header (its signature taken) and the member's data."""
         offset = self._position - 4
-        header = LOCAL_SIG + (yield from self._exactly(LOCAL_HEADER.size - 4))
-        fields = LOCAL_HEADER.unpack(header)
-        flags, method, csize, usize, name_len, extra_len = (*fields[2:4], *fields[7:11])
-        name = yield from self._exactly(name_len)
-        extra = yield from self._exactly(extra_len)
-        if flags & (FLAG_ENCRYPTED | FLAG_PATCH | FLAG_STRONG):
+        header = local_header(LOCAL_SIG + (yield from self._exactly(LOCAL_HEADER.size - 4)))
+        yield from self._exactly(header.name_length)
+        extra = yield from self._exactly(header.extra_length)
+        start = self._position
+        if header.flags & (FLAG_ENCRYPTED | FLAG_PATCH | FLAG_STRONG):
             raise _Unproven("an encrypted or patched member")
-        wide = _zip64_values(extra, [usize == 0xFFFFFFFF, csize == 0xFFFFFFFF])
-        usize = wide[0] if wide[0] is not None else usize
-        csize = wide[1] if wide[1] is not None else csize
-        self._members += 1
-        if flags & FLAG_DESCRIPTOR:
-            if method == STORED:
+        size, compressed = _zip64_sizes(extra, header.size, header.compressed_size)
+        self.members += 1
+        room = self._limits.uncompressed(self._archive_size()) - self._inflated
+        if header.flags & FLAG_DESCRIPTOR:
+            if header.method == STORED:
                 raise _Unproven("a stored member with a data descriptor (its size is unknown)")
-            member = _Member(method, self._allowance(), self._tick, self._members)
-            yield from self._until_end(member)
-            self._declare(member.size)
+            member = self._start(header.method, room)
+            compressed = yield from self._until_end(member)
+            size = member.size
         else:
-            self._declare(usize)
-            member = _Member(method, usize, self._tick, self._members)
-            left = csize
+            if 0xFFFFFFFF in (size, compressed):
+                raise _Unproven("a local header without its sizes")
+            if size > room:
+                raise _Unproven("a member larger than a single pass inflates")
+            member = self._start(header.method, size)
+            left = compressed
             while left:
                 piece = yield from self._take(min(left, READ_STEP))
                 member.feed(piece)
                 left -= len(piece)
-        if method != STORED and not member.eof:
-            raise _Unproven("a member's compressed data ends early")
+        if not member.complete(compressed, size, trailing=bool(header.flags & FLAG_DESCRIPTOR)):
+            raise _Unproven("a member's data does not match its local header")
         self._inflated += member.size
-        record = _RECORD.pack(offset, method, member.crc, member.consumed, member.size, name_len)
-        self._local.update(record + name)
-        self._tick(self._members, self._inflated)
+        self._digest.update(
+            _RECORD.pack(offset, start, header.method, member.crc, compressed, member.size)
+        )
+        self._tick(self.members, self._inflated)
 
-    def _until_end(self, member: _Member) -> Generator[int, memoryview, None]:
+    def _start(self, method: int, limit: int) -> _Member:
+        return _Member(method, limit, tick=self._tick, members=self.members, limits=self._limits)
+
+    def _until_end(self, member: _Member) -> Generator[int, memoryview, int]:
         """The data of a member whose sizes follow it (in a data descriptor): inflate until
-        its stream ends, then take the descriptor."""
+        its stream ends, then take the descriptor. Returns the compressed size."""
         while not member.eof:
             member.feed((yield from self._take(READ_STEP)))
             if member.overflowed:
-                raise _Unproven("a member inflates beyond what the archive may declare")
+                raise _Unproven("a member larger than a single pass inflates")
         unused = member.unused
         member.consumed -= len(unused)
         self._back[:0] = unused
         # [signature] crc, compressed size, size: 4 or 8 bytes each. At least an end record
         # (22 bytes) follows, so 28 bytes are always there in a whole archive.
         rest = yield from self._exactly(28)
-        sizes = (member.consumed, member.size)
-        for start in (4, 0) if rest[:4] == DESCRIPTOR_SIG else (0,):
-            for unpack in (U32, U64):
-                crc = U32.unpack_from(rest, start)[0]
-                compressed = unpack.unpack_from(rest, start + 4)[0]
-                inflated = unpack.unpack_from(rest, start + 4 + unpack.size)[0]
-                end = start + 4 + 2 * unpack.size
-                if (crc, compressed, inflated) == (member.crc, *sizes) and rest[end:][:2] == b"PK":
+        for at in (4, 0) if rest[:4] == DESCRIPTOR_SIG else (0,):
+            for layout in (DESCRIPTOR_32, DESCRIPTOR_64):
+                descriptor = DataDescriptor._make(layout.unpack_from(rest, at))
+                end = at + layout.size
+                expected = (member.crc, member.consumed, member.size)
+                if descriptor == expected and rest[end : end + 2] == b"PK":
                     self._back[:0] = rest[end:]
-                    return
+                    return member.consumed
         raise _Unproven("a data descriptor that does not match its member")
-
-    def _entry(self) -> Generator[int, memoryview, None]:
-        """One central directory entry (its signature taken)."""
-        header = CENTRAL_SIG + (yield from self._exactly(CENTRAL_HEADER.size - 4))
-        fields = CENTRAL_HEADER.unpack(header)
-        extract_version, flags, method = fields[3], fields[5], fields[6]
-        crc, csize, usize, name_len, extra_len, comment_len = fields[9:15]
-        offset = fields[18]
-        name = yield from self._exactly(name_len)
-        extra = yield from self._exactly(extra_len)
-        yield from self._exactly(comment_len)
-        if extract_version > MAX_EXTRACT_VERSION or flags & FLAG_ENCRYPTED:
-            raise _Unproven("a member zipfile would not read")
-        if flags & FLAG_UTF8:
-            name.decode("utf-8")  # a ValueError: unproven, and check_file says why
-        wanted = [usize == 0xFFFFFFFF, csize == 0xFFFFFFFF, offset == 0xFFFFFFFF]
-        wide = _zip64_values(extra, wanted)
-        usize = wide[0] if wide[0] is not None else usize
-        csize = wide[1] if wide[1] is not None else csize
-        offset = wide[2] if wide[2] is not None else offset
-        self._entries += 1
-        if self._entries > self._limits.members:
-            self._limits.check(declared=0, members=self._entries, archive_size=0)
-        self._central.update(_RECORD.pack(offset, method, crc, csize, usize, name_len) + name)
-
-    def _zip64_end(self) -> Generator[int, memoryview, tuple[int, int, int]]:
-        """The zip64 end record and its locator (the record's signature taken)."""
-        record = ZIP64_END_SIG + (yield from self._exactly(ZIP64_END_RECORD.size - 4))
-        fields = ZIP64_END_RECORD.unpack(record)
-        size, disk, disk_start, entries, cd_size, cd_offset = (
-            *fields[1:2],
-            *fields[4:6],
-            *fields[7:],
-        )
-        if size != ZIP64_END_RECORD.size - 12 or disk or disk_start:
-            raise _Unproven("a zip64 end record this pass does not follow")
-        signature = yield from self._exactly(4)
-        if signature != ZIP64_LOCATOR_SIG:
-            raise _Unproven("no zip64 locator after the zip64 end record")
-        locator = signature + (yield from self._exactly(ZIP64_LOCATOR.size - 4))
-        _, disk, _, disks = ZIP64_LOCATOR.unpack(locator)
-        if disk or disks > 1:
-            raise _Unproven("a multi-disk archive")
-        return entries, cd_size, cd_offset
-
-    def _declare(self, size: int) -> None:
-        self._declared += size
-        self._limits.check(
-            declared=self._declared, members=self._members, archive_size=self._archive_size()
-        )
-
-    def _allowance(self) -> int:
-        return max(0, self._limits.uncompressed(self._archive_size()) - self._declared)
 
     def _archive_size(self) -> int:
         return self._size if self._size is not None else self._fed
 
 
-# -- reading the archive back, one central directory entry at a time ------------------------
+# -- the verdict: zipfile's reading of the finished file ------------------------------------
 
 
-@dataclass(frozen=True)
-class _Entry:
-    name: bytes
-    flags: int
-    method: int
-    crc: int
-    csize: int
-    usize: int
-    offset: int
+class Verdict(NamedTuple):
+    """An archive that passed: what was checked, and how."""
+
+    members: int
+    uncompressed: int
+    #: The digest of the members checked (offsets, method, sizes, CRC-32), in file order.
+    digest: bytes
+    #: Why the data was read back (None: the single pass had checked it).
+    read_back: str | None
 
 
-def check_file(path: Path, *, limits: Limits = LIMITS, tick: Tick = _no_tick) -> None:
-    """Read every member of the zip at ``path`` and check its CRC-32, as testzip does,
-    holding one central directory entry at a time. Raises VerificationFailed."""
-    with path.open("rb") as file:
-        size = file.seek(0, 2)
-        start, length, count, concat = _directory(file, size)
-        if count > limits.members:
-            limits.check(declared=0, members=count, archive_size=size)
-        declared = 0
-        for members, entry in enumerate(_entries(file, start, length), 1):
-            declared += entry.usize
-            limits.check(declared=declared, members=members, archive_size=size)
-            tick(0, 0)
-        inflated = 0
-        for index, entry in enumerate(_entries(file, start, length), 1):
-            inflated += _check_member(file, entry, concat, tick, index)
-            tick(index, inflated)
+class EndOfArchive(NamedTuple):
+    """The central directory as the end records place it."""
+
+    entries: int
+    directory_size: int
+    directory_offset: int
+    location: int  # where the end records start (the zip64 end record, if any)
 
 
-def _directory(file: BinaryIO, size: int) -> tuple[int, int, int, int]:
-    """(start, size, entries, concat) of the central directory, found as zipfile does."""
+#: Every error reading a zip with zipfile may raise (bz2 raises OSError and EOFError).
+READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,  # NotImplementedError, a missing password
+    ValueError,  # UnicodeDecodeError
+    struct.error,
+    zlib.error,
+    lzma.LZMAError,
+    OverflowError,
+    _Unsupported,
+)
+
+
+def check_file(
+    path: Path,
+    *,
+    limits: Limits = LIMITS,
+    tick: Tick = _no_tick,
+    stream: ZipStream | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Verdict:
+    """Judge the zip at ``path`` as zipfile reads it (see the module's docstring); the
+    data is read back unless ``stream`` (fed the same bytes) checked exactly the members
+    zipfile finds. ``tick`` is called while checking and may raise to stop it (the
+    deadline). Raises VerificationFailed with the reason."""
+    try:
+        with path.open("rb") as file:
+            return _judge(file, limits=limits, tick=tick, stream=stream, log=log)
+    except _TooLarge as exc:
+        raise VerificationFailed(
+            f"The archive is refused: {exc}; a zip bomb? It was not kept."
+        ) from exc
+    except READ_ERRORS as exc:
+        raise unreadable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _judge(
+    file: BinaryIO,
+    *,
+    limits: Limits,
+    tick: Tick,
+    stream: ZipStream | None,
+    log: Callable[[str], None] | None,
+) -> Verdict:
+    size = file.seek(0, os.SEEK_END)
+    end = find_end(file, size)
+    limits.check_directory(entries=end.entries, size=end.directory_size)
+    tick(0, 0)
+    with zipfile.ZipFile(file) as archive:
+        members = sorted(archive.infolist(), key=lambda info: info.header_offset)
+        declared = sum(info.file_size for info in members)
+        limits.check(declared=declared, members=len(members), archive_size=size)
+        if not members and archive.start_dir > 0:
+            raise zipfile.BadZipFile(
+                f"its directory lists no members, yet {archive.start_dir:,} bytes precede it"
+            )
+        starts = _open_members(archive, file, members, tick)
+    digest = hashlib.sha256()
+    for info, start in zip(members, starts, strict=True):
+        digest.update(
+            _RECORD.pack(
+                info.header_offset,
+                start,
+                info.compress_type,
+                info.CRC,
+                info.compress_size,
+                info.file_size,
+            )
+        )
+    verdict = Verdict(len(members), declared, digest.digest(), None)
+    why = _why_read_back(stream, verdict)
+    if why is None:
+        return verdict
+    if log is not None:
+        log(f"checking the zip by reading it back ({why}; a single pass cannot vouch for it)")
+    _read_back(file, members, starts, limits=limits, tick=tick)
+    return verdict._replace(read_back=why)
+
+
+def _why_read_back(stream: ZipStream | None, verdict: Verdict) -> str | None:
+    """Why the single pass does not count (None: it checked what zipfile reads)."""
+    if stream is None:
+        return "no single pass"
+    if not stream.finish():
+        return stream.unproven
+    if stream.members != verdict.members or stream.digest() != verdict.digest:
+        return "the members and the central directory disagree"
+    return None
+
+
+def find_end(file: BinaryIO, size: int) -> EndOfArchive:
+    """The end records, found as zipfile finds them: an end record with no comment at the
+    very end, else the last end record signature in the last 64 KiB + 22 bytes; then the
+    zip64 end records, checked as CPython 3.14.1 checks them."""
     tail_size = min(size, END_RECORD.size + MAX_COMMENT)
     file.seek(size - tail_size)
     tail = file.read(tail_size)
-    at = tail.rfind(END_SIG)
+    at = len(tail) - END_RECORD.size
+    if not (at >= 0 and tail[at:].startswith(END_SIG) and tail.endswith(b"\0\0")):
+        at = tail.rfind(END_SIG)
     if at < 0 or len(tail) - at < END_RECORD.size:
-        raise unreadable("File is not a zip file")
-    end_offset = size - tail_size + at
-    _, _, _, _, entries, cd_size, cd_offset, _ = END_RECORD.unpack_from(tail, at)
-    zip64 = False
-    if end_offset >= ZIP64_LOCATOR.size:
-        file.seek(end_offset - ZIP64_LOCATOR.size)
-        locator = file.read(ZIP64_LOCATOR.size)
-        signature, disk, _, disks = ZIP64_LOCATOR.unpack(locator)
-        if signature == ZIP64_LOCATOR_SIG:
-            if disk or disks > 1:
-                raise unreadable("zipfiles that span multiple disks are not supported")
-            record_at = end_offset - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
-            if record_at >= 0:
-                file.seek(record_at)
-                record = ZIP64_END_RECORD.unpack(file.read(ZIP64_END_RECORD.size))
-                if record[0] == ZIP64_END_SIG:
-                    entries, cd_size, cd_offset, zip64 = record[7], record[8], record[9], True
-    concat = end_offset - cd_size - cd_offset
-    if zip64:
-        concat -= ZIP64_END_RECORD.size + ZIP64_LOCATOR.size
-    start = cd_offset + concat
-    if start < 0:
-        raise unreadable("Bad offset for central directory")
-    return start, cd_size, entries, concat
+        raise zipfile.BadZipFile("File is not a zip file")
+    record = end_record(tail, at)
+    location = size - tail_size + at
+    plain = EndOfArchive(record.entries, record.directory_size, record.directory_offset, location)
+    return _zip64_end(file, location) or plain
 
 
-def _entries(file: BinaryIO, start: int, length: int) -> Iterator[_Entry]:
-    """The central directory's entries, read one at a time."""
-    position = start
-    while position - start < length:
-        file.seek(position)
-        header = file.read(CENTRAL_HEADER.size)
-        if len(header) != CENTRAL_HEADER.size or position - start + len(header) > length:
-            raise unreadable("Truncated central directory")
-        fields = CENTRAL_HEADER.unpack(header)
-        if fields[0] != CENTRAL_SIG:
-            raise unreadable("Bad magic number for central directory")
-        name_len, extra_len, comment_len = fields[12:15]
-        name = file.read(name_len)
-        extra = file.read(extra_len)
-        if len(name) != name_len or len(extra) != extra_len:
-            raise unreadable("Truncated central directory")
-        flags, crc, csize, usize, offset = fields[5], fields[9], fields[10], fields[11], fields[18]
-        if fields[3] > MAX_EXTRACT_VERSION:
-            raise unreadable(f"zip file version {fields[3] / 10:.1f}")
-        if flags & FLAG_UTF8:
+def _zip64_end(file: BinaryIO, location: int) -> EndOfArchive | None:
+    """The zip64 end record the locator before ``location`` points at (None: no locator).
+    Refuses what CPython 3.14.1 refuses (gh-139700), and zip64 extensible data, which
+    older releases look for in the wrong place."""
+    at = location - ZIP64_LOCATOR.size
+    if at < 0:
+        return None
+    file.seek(at)
+    locator = zip64_locator(_read(file, ZIP64_LOCATOR.size))
+    if locator.signature != ZIP64_LOCATOR_SIG:
+        return None
+    if locator.disk != 0 or locator.disks > 1:
+        raise zipfile.BadZipFile("zipfiles that span multiple disks are not supported")
+    at -= ZIP64_END_RECORD.size
+    if locator.record_offset > at:
+        raise zipfile.BadZipFile("Corrupt zip64 end of central directory locator")
+    extensible = at - locator.record_offset
+    file.seek(locator.record_offset)
+    data = _read(file, ZIP64_END_RECORD.size)
+    if not data.startswith(ZIP64_END_SIG) and extensible:
+        file.seek(at)
+        data, extensible = _read(file, ZIP64_END_RECORD.size), 0
+    if not data.startswith(ZIP64_END_SIG):
+        raise zipfile.BadZipFile("Zip64 end of central directory record not found")
+    record = zip64_end_record(data)
+    if (
+        record.directory_offset + record.directory_size != locator.record_offset
+        or record.record_size + 12 != ZIP64_END_RECORD.size + extensible
+    ):
+        raise zipfile.BadZipFile("Corrupt zip64 end of central directory record")
+    if extensible:
+        raise zipfile.BadZipFile("zip64 extensible data is not supported")
+    return EndOfArchive(record.entries, record.directory_size, record.directory_offset, at)
+
+
+def _read(file: BinaryIO, count: int) -> bytes:
+    data = file.read(count)
+    if len(data) != count:
+        raise zipfile.BadZipFile("Truncated record")
+    return data
+
+
+def _open_members(
+    archive: zipfile.ZipFile, file: BinaryIO, members: Sequence[zipfile.ZipInfo], tick: Tick
+) -> list[int]:
+    """Each member opened as zipfile opens it to read (its local header decoded and
+    checked), after the backported checks; returns where each member's data starts."""
+    starts = []
+    for index, info in enumerate(members):
+        following = members[index + 1].header_offset if index + 1 < len(members) else None
+        end = archive.start_dir if following is None else following
+        file.seek(info.header_offset)
+        header = local_header(_read(file, LOCAL_HEADER.size))
+        start = info.header_offset + LOCAL_HEADER.size + header.name_length + header.extra_length
+        if start + info.compress_size > end:
+            raise zipfile.BadZipFile(
+                f"Overlapped entries: {info.orig_filename!r} (possible zip bomb)"
+            )
+        _check_unicode_path(info)
+        with archive.open(info):
+            pass
+        starts.append(start)
+        tick(0, 0)
+    return starts
+
+
+def _check_unicode_path(info: zipfile.ZipInfo) -> None:
+    """Refuse an Info-ZIP Unicode Path extra field that CPython 3.14 refuses."""
+    encoding = "utf-8" if info.flag_bits & FLAG_UTF8 else "cp437"
+    for kind, body in _extra_fields(info.extra):
+        if kind != UNICODE_PATH_EXTRA:
+            continue
+        if len(body) < 5:
+            raise zipfile.BadZipFile("Corrupt unicode path extra field (0x7075)")
+        version, name_crc = body[0], U32.unpack_from(body, 1)[0]
+        if version == 1 and name_crc == zlib.crc32(info.orig_filename.encode(encoding)):
             try:
-                name.decode("utf-8")
+                body[5:].decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise unreadable("a member name is not valid UTF-8") from exc
-        try:
-            wanted = [usize == 0xFFFFFFFF, csize == 0xFFFFFFFF, offset == 0xFFFFFFFF]
-            wide = _zip64_values(extra, wanted)
-        except ValueError as exc:
-            raise unreadable(str(exc)) from exc
-        yield _Entry(
-            name,
-            flags,
-            fields[6],
-            crc,
-            wide[1] if wide[1] is not None else csize,
-            wide[0] if wide[0] is not None else usize,
-            wide[2] if wide[2] is not None else offset,
+                raise zipfile.BadZipFile(
+                    "Corrupt unicode path extra field (0x7075): invalid utf-8 bytes"
+                ) from exc
+
+
+def _read_back(
+    file: BinaryIO,
+    members: Sequence[zipfile.ZipInfo],
+    starts: Sequence[int],
+    *,
+    limits: Limits,
+    tick: Tick,
+) -> None:
+    """Read every member's data where zipfile finds it: exactly its compressed size,
+    inflating (bounded) to exactly its size, with its CRC-32."""
+    inflated = 0
+    for index, (info, start) in enumerate(zip(members, starts, strict=True), 1):
+        member = _Member(
+            info.compress_type, info.file_size, tick=tick, members=index, limits=limits
         )
-        position += CENTRAL_HEADER.size + name_len + extra_len + comment_len
-
-
-def _check_member(file: BinaryIO, entry: _Entry, concat: int, tick: Tick, index: int) -> int:
-    """Check one member as testzip does; returns the bytes it inflated to."""
-    name = shown_name(entry.name, entry.flags)
-    file.seek(entry.offset + concat)
-    header = file.read(LOCAL_HEADER.size)
-    # testzip reports a member whose local header is damaged by its name, as a CRC failure.
-    if len(header) != LOCAL_HEADER.size:
-        raise bad_member(name)
-    fields = LOCAL_HEADER.unpack(header)
-    if fields[0] != LOCAL_SIG:
-        raise bad_member(name)
-    local_name = file.read(fields[9])
-    file.seek(fields[10], 1)
-    if fields[2] & FLAG_PATCH or fields[2] & FLAG_STRONG:
-        raise unreadable("compressed patched data or strong encryption is not supported")
-    if local_name != entry.name:
-        raise bad_member(name)
-    if entry.flags & FLAG_ENCRYPTED:
-        raise unreadable(f"member '{name}' is encrypted")
-    try:
-        member = _Member(entry.method, entry.usize, tick, index)
-        left = entry.csize
-        while left and not member.eof and not member.overflowed:
+        file.seek(start)
+        left = info.compress_size
+        while left and not member.overflowed and not (member.eof and member.consumed):
             data = file.read(min(left, READ_STEP))
             if not data:
-                raise unreadable("EOFError")
+                raise EOFError(f"the archive ends inside member {info.filename!r}")
             left -= len(data)
             member.feed(memoryview(data))
-    except _Unsupported as exc:
-        raise unreadable(str(exc)) from exc
-    except (zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
-        raise unreadable(f"{type(exc).__name__}: {exc}") from exc
-    if member.crc != entry.crc:
-        raise bad_member(name)
-    return member.size
+        if member.crc != info.CRC and not member.overflowed:
+            raise bad_member(info.filename)
+        if not member.complete(info.compress_size, info.file_size):
+            raise bad_member(info.filename, "is not the size its directory entry says")
+        inflated += member.size
+        tick(index, inflated)

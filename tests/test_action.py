@@ -61,6 +61,8 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
             "encrypted_size": None,
             "artifact_id": None,
             "artifact_url": None,
+            "s3_uri": None,
+            "s3_version_id": None,
             "error": None,
         }
     ]

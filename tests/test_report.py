@@ -67,6 +67,8 @@ def test_describes_the_first_saved_archive_even_when_another_failed() -> None:
         "encrypted_size": None,
         "artifact_id": None,
         "artifact_url": None,
+        "s3_uri": None,
+        "s3_version_id": None,
         "error": "Project not found",
     }
     assert "artifact-id" not in values

@@ -141,12 +141,14 @@ def _fetch_and_check(
     transfer.finish()
     synced = transfer.sync()
     try:
-        if transfer.verify_zip and not transfer.zip_proven():
-            fetcher.log(
-                "checking the zip by reading it back "
-                f"({transfer.zip_unproven()}; a single pass cannot vouch for it)"
+        if transfer.verify_zip:
+            check_file(
+                transfer.path,
+                limits=limits,
+                tick=fetcher.check_progress(),
+                stream=transfer.zip_stream(),
+                log=fetcher.log,
             )
-            check_file(transfer.path, limits=limits, tick=fetcher.check_progress())
     finally:
         wait_for([synced])
     synced.result()

@@ -120,11 +120,9 @@ class Transfer:
         """Every byte received to disk, on a worker thread (the future says when)."""
         return self._hasher.submit(self._writeback.sync)
 
-    def zip_proven(self) -> bool:
-        return self._zip is not None and self._zip.finish()
-
-    def zip_unproven(self) -> str:
-        return (self._zip.unproven if self._zip is not None else None) or "no data"
+    def zip_stream(self) -> ZipStream | None:
+        """What the single pass over the zip found (None: it did not run)."""
+        return self._zip
 
     def sha256_hex(self) -> str:
         return self._sha256.hexdigest()
