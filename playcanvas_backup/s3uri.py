@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import string
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,14 +88,13 @@ def parse(text: str, input_name: str = INPUT) -> S3Uri:
     check_bucket(bucket, input_name)
     if key == "" or key.endswith("/"):
         key += "{file}"
-    fields = _fields(key, text, input_name)
+    fields, literal = templates.fields_and_literal(input_name, key, known=FIELDS, shown=text)
     if "file" not in fields:
         raise InputError(
             input_name,
             f"'{text}' has no {{file}}; end the key with {{file}} (the archive's file name) "
             "or with '/', so that every archive gets a key of its own.",
         )
-    literal = "".join(part[0] for part in string.Formatter().parse(key))
     bad = sorted({char for char in literal if unicodedata.category(char) in {"Cc", "Cf"}})
     if bad or "\\" in literal:
         raise InputError(input_name, f"'{text}' holds control characters or '\\' in its key.")
@@ -108,30 +106,6 @@ def parse(text: str, input_name: str = INPUT) -> S3Uri:
             input_name, f"'{text[:60]}...' makes keys longer than S3's {MAX_KEY_BYTES} bytes."
         )
     return S3Uri(bucket, key, frozenset(fields - {"file"}))
-
-
-def _fields(key: str, text: str, input_name: str) -> set[str]:
-    try:
-        parts = list(string.Formatter().parse(key))
-    except ValueError as exc:
-        raise InputError(
-            input_name, f"'{text}' is not a valid template ({exc}); write fields as {{file}}."
-        ) from exc
-    fields: set[str] = set()
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        if name not in FIELDS:
-            raise InputError(
-                input_name,
-                f"unknown field {{{name}}} in '{text}'; the fields are "
-                + ", ".join(f"{{{known}}}" for known in FIELDS)
-                + ".",
-            )
-        if spec or conversion:
-            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{text}'.")
-        fields.add(name)
-    return fields
 
 
 def check_bucket(bucket: str, input_name: str = INPUT) -> None:

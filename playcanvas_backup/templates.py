@@ -83,7 +83,7 @@ def parse(input_name: str, text: str) -> Template:
     >>> parse("filename", "{project_id}.zip").render({"project_id": 7})
     '7.zip'
     """
-    fields, literal = _fields_and_literal(input_name, text)
+    fields, literal = fields_and_literal(input_name, text)
     bad = sorted({char for char in literal if not _allowed(char)})
     if bad:
         raise InputError(
@@ -108,14 +108,18 @@ def parse(input_name: str, text: str) -> Template:
     return Template(text, frozenset(fields))
 
 
-def _fields_and_literal(input_name: str, text: str) -> tuple[set[str], str]:
-    """The template's fields (each a known one, with no format spec) and its literal text."""
+def fields_and_literal(
+    input_name: str, text: str, *, known: tuple[str, ...] = FIELDS, shown: str | None = None
+) -> tuple[set[str], str]:
+    """The template's fields (each one of ``known``, with no format spec) and its literal
+    text; errors quote ``shown`` (the whole input, when ``text`` is a part of it)."""
+    shown = text if shown is None else shown
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as exc:
         raise InputError(
             input_name,
-            f"'{text}' is not a valid template ({exc}); "
+            f"'{shown}' is not a valid template ({exc}); "
             "write fields as {project_id} and no other braces.",
         ) from exc
     fields: set[str] = set()
@@ -124,15 +128,15 @@ def _fields_and_literal(input_name: str, text: str) -> tuple[set[str], str]:
         literal += literal_text
         if name is None:
             continue
-        if name not in FIELDS:
+        if name not in known:
             raise InputError(
                 input_name,
-                f"unknown field {{{name}}} in '{text}'; the fields are "
-                + ", ".join(f"{{{known}}}" for known in FIELDS)
+                f"unknown field {{{name}}} in '{shown}'; the fields are "
+                + ", ".join(f"{{{field}}}" for field in known)
                 + ".",
             )
         if spec or conversion:
-            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{text}'.")
+            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{shown}'.")
         fields.add(name)
     return fields, literal
 
