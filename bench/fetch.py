@@ -15,15 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-import requests
-
+from playcanvas_backup import http
 from playcanvas_backup.download import download
 
 
 def main(argv: list[str]) -> int:
     url, destination, *options = argv
     verify = "--no-verify" not in options
-    with requests.Session() as session:
+    with http.session() as session:
         started = time.perf_counter()
         archive = download(lambda: url, Path(destination), session=session, verify_zip=verify)
         seconds = time.perf_counter() - started

@@ -51,7 +51,13 @@ def main(argv: list[str]) -> int:
     archive = Archive(Path(path), sha256, Path(path).stat().st_size, int(crc32))
     ignore = lambda message: None  # noqa: E731
     upload = ArtifactUploader(
-        runtime, retention_days=None, overwrite=False, mask=ignore, log=ignore, warn=ignore
+        runtime,
+        retention_days=None,
+        overwrite=False,
+        mask=ignore,
+        mask_url=ignore,
+        log=ignore,
+        warn=ignore,
     )
     started = time.perf_counter()
     artifact_id, _ = upload(archive, name)

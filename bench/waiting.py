@@ -16,11 +16,10 @@ import random
 import time
 from dataclasses import dataclass
 
-import requests
-
 from bench.context import Context
 from bench.measure import median
 from bench.table import Table, verdict
+from playcanvas_backup import http
 from playcanvas_backup.config import load
 from playcanvas_backup.playcanvas import PlayCanvasApi
 from playcanvas_backup.run import run
@@ -72,7 +71,7 @@ def wait_for(ctx: Context, job_seconds: float, seed: int) -> Waited:
         }
         settings = load(inputs, {}, cwd=folder)
         quiet = Workflow({}, out=io.StringIO(), err=io.StringIO())
-        with requests.Session() as api_session, requests.Session() as download_session:
+        with http.session() as api_session, http.session() as download_session:
             api = PlayCanvasApi(
                 settings.api_url,
                 settings.access_token,

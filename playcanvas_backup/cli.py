@@ -20,7 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, doctor, report
-from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
+from .config import INPUTS, Input, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
 from .report import ArchiveResult
 from .workflow import Workflow
@@ -49,29 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
             "The token can also come from PLAYCANVAS_ACCESS_TOKEN. A true/false flag alone "
             "means true (--all-branches), --no-<flag> means false (--no-verify), and "
             "--<flag> true|false works too. Example: "
-            "playcanvas-backup --project-id 123456 --all-branches"
+            "playcanvas-backup --project-id 123456 --all-branches. "
+            "Subcommand: playcanvas-backup restore --help (a backup back into a verified zip)."
         ),
     )
     for spec in INPUTS:
-        default = f" (default: {spec.default})" if spec.default else ""
-        if spec.boolean:
-            parser.add_argument(
-                spec.flag,
-                dest=spec.dest,
-                action=OptionalBoolean,
-                help=spec.help.replace("%", "%%") + default,
-            )
-            parser.add_argument(
-                "--no-" + spec.name, dest=spec.dest, action="store_const", const="false",
-                help=argparse.SUPPRESS,
-            )  # fmt: skip
-        else:
-            parser.add_argument(
-                spec.flag,
-                dest=spec.dest,
-                metavar=spec.dest.upper(),
-                help=spec.help.replace("%", "%%") + default,
-            )
+        _add_input(parser, spec)
     parser.add_argument(
         "--output-format",
         choices=OUTPUT_FORMATS,
@@ -83,6 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
+    """One input's flag (a boolean's ``--<name>`` and ``--no-<name>``)."""
+    default = f" (default: {spec.default})" if spec.default else ""
+    if spec.boolean:
+        parser.add_argument(
+            spec.flag,
+            dest=spec.dest,
+            action=OptionalBoolean,
+            help=spec.help.replace("%", "%%") + default,
+        )
+        parser.add_argument(
+            "--no-" + spec.name, dest=spec.dest, action="store_const", const="false",
+            help=argparse.SUPPRESS,
+        )  # fmt: skip
+    else:
+        parser.add_argument(
+            spec.flag,
+            dest=spec.dest,
+            metavar=spec.dest.upper(),
+            help=spec.help.replace("%", "%%") + default,
+        )
 
 
 class OptionalBoolean(argparse.Action):
@@ -116,6 +122,11 @@ def main(
     asked = doctor.run_if_asked(sys.argv[1:] if argv is None else argv, env, out=out, err=err)
     if asked is not None:  # the doctor subcommand
         return asked
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["restore"]:
+        from . import restore  # noqa: PLC0415 - a subcommand, not the action
+
+        rest = list(sys.argv[2:] if argv is None else argv[1:])
+        return restore.main(rest, env, out=out or sys.stdout, err=err or sys.stderr)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
@@ -267,6 +278,9 @@ def _echo_settings(settings: Settings, workflow: Workflow) -> None:
         "overwrite": str(settings.overwrite).lower(),
         "encrypt-to": ", ".join(r.label for r in settings.recipients) or "(not encrypted)",
         "dry-run": str(settings.dry_run).lower(),
+        "s3-uri": settings.s3_uri.text if settings.s3_uri else "(not stored in S3)",
+        "s3-endpoint-url": settings.s3_endpoint_url or "(AWS)",
+        "s3-region": settings.s3_region or "(the store's default)",
         "api-url": settings.api_url,
     }
     with workflow.group("Settings"):

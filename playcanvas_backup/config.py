@@ -9,17 +9,18 @@ Nothing else in the package reads the process environment.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import templates, visibility
+from . import s3uri, templates, visibility
+from .download.urls import is_loopback
 from .errors import InputError
+from .http import Network
 from .inputs import (
     MAX_ID_DIGITS,
     parse_boolean,
@@ -27,6 +28,7 @@ from .inputs import (
     parse_retention_days,
     parse_user_id,
 )
+from .s3uri import S3Uri
 from .templates import Template
 
 if TYPE_CHECKING:
@@ -34,23 +36,10 @@ if TYPE_CHECKING:
     from .projects import Exclusions
 
 DEFAULT_API_URL = "https://playcanvas.com/api"
-#: The environment variables the archive download reads (a proxy, a CA bundle).
-DOWNLOAD_ENV = frozenset(
-    {
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    }
-)
 #: The longest ``timeout`` accepted: a week.
 MAX_TIMEOUT = 7 * 24 * 3600
 #: The longest poll interval accepted: an hour.
 MAX_POLL_INTERVAL = 3600
-#: A file name's limit on every common file system, in bytes.
-MAX_NAME_BYTES = 255
 #: The longest token accepted (PlayCanvas's are 32 characters).
 _MAX_TOKEN = 4096
 
@@ -160,6 +149,20 @@ INPUTS: tuple[Input, ...] = (
         boolean=True,
     ),
     Input(
+        "s3-uri",
+        "",
+        "Also store each archive (or its .age) in an S3-compatible bucket: "
+        "s3://bucket/prefix/..., with the filename fields plus {file} (the archive's file "
+        "name). Credentials from the standard AWS_* environment.",
+    ),
+    Input(
+        "s3-endpoint-url",
+        "",
+        "Endpoint of an S3-compatible store (R2, B2, MinIO, ...); empty = AWS. https; plain "
+        "http only for loopback hosts.",
+    ),
+    Input("s3-region", "", "The bucket's region, when the store needs one."),
+    Input(
         "github-token",
         "",
         "GitHub token, used only to ask GitHub's REST API (GITHUB_API_URL) whether the "
@@ -209,14 +212,21 @@ class Settings:
     overwrite: bool
     api_url: str
     in_github_actions: bool
-    #: The download's network settings from the environment: ``HTTPS_PROXY``/``NO_PROXY``
-    #: and a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), nothing else.
-    download_env: Mapping[str, str]
+    #: Every connection's network settings from the environment: ``HTTPS_PROXY``/
+    #: ``NO_PROXY`` and a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``), nothing
+    #: else (:func:`http.session` makes every session from them).
+    network: Network
     #: age recipients (``encrypt-to``); empty = archives are kept as they are.
     recipients: tuple[Recipient, ...]
     dry_run: bool
     #: Set when the archives are to be uploaded as artifacts.
     artifact_runtime: ArtifactRuntime | None
+    #: Where each archive is stored in S3 too (``s3-uri``), and how to reach the store.
+    s3_uri: S3Uri | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    #: The store's credentials from the environment (``AWS_*``); never printed.
+    s3_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def upload_artifact(self) -> bool:
@@ -345,10 +355,11 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         overwrite=parse_boolean("overwrite", text("overwrite"), default=False),
         api_url=_api_url(text("api-url")),
         in_github_actions=in_actions,
-        download_env={k: v for k, v in env.items() if k in DOWNLOAD_ENV and v},
+        network=Network.from_env(env),
         recipients=recipients,
         dry_run=parse_boolean("dry-run", text("dry-run"), default=False),
         artifact_runtime=runtime if upload else None,
+        **_s3(text, env),
     )
 
 
@@ -467,17 +478,12 @@ def _check_distinct(
         )
 
 
-def is_loopback(host: str) -> bool:
-    """``localhost``, ``127.0.0.0/8`` or ``::1``."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _api_url(value: str) -> str:
+    return check_endpoint_url("api-url", value, DEFAULT_API_URL)
+
+
+def check_endpoint_url(name: str, value: str, default: str) -> str:
+    """An http(s) base URL: https, or plain http for a loopback host; no credentials."""
     parts = urlsplit(value)
     host = parts.hostname or ""
     problem = None
@@ -488,8 +494,28 @@ def _api_url(value: str) -> str:
     elif parts.username or parts.password or parts.query or parts.fragment:
         problem = "must not carry credentials, a query or a fragment"
     if problem:
-        raise InputError("api-url", f"'{value}' {problem}; the default is {DEFAULT_API_URL}.")
+        raise InputError(name, f"'{value}' {problem}; the default is {default}.")
     return value.rstrip("/")
+
+
+def _s3(text: Callable[[str], str], env: Mapping[str, str]) -> dict[str, Any]:
+    """The S3 destination's settings (empty when ``s3-uri`` is not set)."""
+    endpoint, region = text("s3-endpoint-url") or None, text("s3-region") or None
+    if not text("s3-uri"):
+        for name, value in (("s3-endpoint-url", endpoint), ("s3-region", region)):
+            if value:
+                raise InputError(name, "is set but s3-uri is not; set s3-uri too, or neither.")
+        return {}
+    if endpoint is not None:
+        endpoint = check_endpoint_url("s3-endpoint-url", endpoint, "empty (AWS)")
+    if region is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", region):
+        raise InputError("s3-region", f"'{region}' is not a region name (e.g. eu-west-1, auto).")
+    return {
+        "s3_uri": s3uri.parse(text("s3-uri")),
+        "s3_endpoint_url": endpoint,
+        "s3_region": region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        "s3_env": {k: v for k, v in env.items() if k in s3uri.CREDENTIAL_ENV and v},
+    }
 
 
 def _artifact_runtime(env: Mapping[str, str]) -> ArtifactRuntime | None:

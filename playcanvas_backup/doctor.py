@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .config import INPUTS, Settings, load, raw_inputs
+from .deadline import Deadline
 from .errors import BackupError, InputError
 from .workflow import Workflow
 
@@ -121,15 +122,14 @@ def main(
     except InputError as exc:
         workflow.error(str(exc), title=exc.title)
         return EXIT_INPUT
-    import requests  # noqa: PLC0415 - only once the inputs are valid
-
+    from . import http  # noqa: PLC0415 - only once the inputs are valid
     from .playcanvas import PlayCanvasApi  # noqa: PLC0415
 
-    with requests.Session() as session:
+    with http.session(settings.network) as session:
         api = PlayCanvasApi(
             settings.api_url, settings.access_token, session=session, log=workflow.debug
         )
-        checkup = examine(settings, api, export=args.export, mask=workflow.mask)
+        checkup = examine(settings, api, export=args.export, mask=workflow.mask_url)
     # Each line as every message goes out (one line, no control characters, the token
     # redacted); in the summary's code block no backquote can close the block early.
     lines = [workflow.clean(line) for line in render(checkup, settings)]
@@ -193,7 +193,7 @@ def examine(
     clock: Callable[[], float] = time.time,
 ) -> Checkup:
     """Ask PlayCanvas the doctor's questions for the backup ``settings`` configure."""
-    deadline = clock() + DEADLINE
+    deadline = Deadline.after(DEADLINE, clock=clock)
     checkup = Checkup()
     projects = list(settings.project_ids)
     if settings.user_id is not None:
@@ -225,7 +225,7 @@ def examine(
 
 
 def _branches(
-    checkup: Checkup, settings: Settings, api: PlayCanvasApi, project_id: int, deadline: float
+    checkup: Checkup, settings: Settings, api: PlayCanvasApi, project_id: int, deadline: Deadline
 ) -> None:
     probe, branches = _probe(
         f"GET /projects/{project_id}/branches",
@@ -244,7 +244,7 @@ def _branches(
 
 
 def _export(
-    api: PlayCanvasApi, project_id: int, deadline: float, mask: Callable[[str], None]
+    api: PlayCanvasApi, project_id: int, deadline: Deadline, mask: Callable[[str], None]
 ) -> Probe:
     """Start one export and look at its job once (the routes a backup needs most)."""
     started, job = _probe(

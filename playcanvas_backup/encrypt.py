@@ -8,8 +8,8 @@ never echoed back, only its number, since a pasted secret key must not reach the
 A verified archive is encrypted from its private temporary name (the download's ``.part``
 file: the plaintext never has a final name) into ``<name>.age``: pyrage streams the file
 through age in 64 KiB chunks (constant memory) into a private temporary ``.part`` file of
-its own, hashed as it is written and flushed to disk as it goes (``fdatasync`` on a worker
-thread, ``fsync`` at the end), renamed into place (the folder fsynced), and only then is
+its own, hashed as it is written and sent to disk as it goes (:mod:`.writeback`, ``fsync``
+at the end), renamed into place (the folder fsynced), and only then is
 the plaintext removed. The plaintext is removed in every case, success or failure, so
 that it never stays in the backup folder where a later step could upload it; a kill in
 between leaves only part files, which the next run removes (:mod:`files`).
@@ -35,7 +35,6 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -45,6 +44,7 @@ from pyrage import ssh, x25519
 
 from .errors import BackupError, InputError
 from .files import move_into_place
+from .writeback import Writeback
 
 INPUT = "encrypt-to"
 SUFFIX = ".age"
@@ -212,9 +212,9 @@ def _age(archive: Path, handle: int, keys: list[x25519.Recipient | ssh.Recipient
     with (
         os.fdopen(handle, "wb") as file,
         archive.open("rb") as plaintext,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="encrypt") as worker,
+        contextlib.closing(Writeback(file.fileno(), every=WRITEBACK)) as writeback,
     ):
-        read, written = _Read(plaintext), _Written(file, worker)
+        read, written = _Read(plaintext), _Written(file, writeback)
         try:
             pyrage.encrypt_io(read, written, keys)  # type: ignore[arg-type]
         finally:
@@ -307,15 +307,15 @@ class _Written:
     """The file object pyrage writes to: hashes (SHA-256, CRC-32) and counts each piece as
     it is written, and keeps any interruption raised meanwhile (as :class:`_Read`).
 
-    Every :data:`WRITEBACK` bytes a worker thread ``fdatasync``s what is written so far,
-    so that the disk writes while age encrypts and the final ``fsync`` has little left.
+    Every :data:`WRITEBACK` bytes what is written so far starts going to disk
+    (:class:`~.writeback.Writeback`), so that the disk writes while age encrypts and the
+    final ``fsync`` has little left.
     """
 
-    def __init__(self, file: BinaryIO, worker: Executor) -> None:
+    def __init__(self, file: BinaryIO, writeback: Writeback) -> None:
         self._file = file
-        self._worker = worker
-        self._syncing: Future[None] | None = None
-        self._synced_at = 0
+        self._writeback = writeback
+        self._flushed = 0
         self.digest = hashlib.sha256()
         self.crc32 = 0
         self.size = 0
@@ -337,12 +337,10 @@ class _Written:
         self.crc32 = zlib.crc32(data, self.crc32)
         self.size += len(data)
         count = self._file.write(data)
-        idle = self._syncing is None or self._syncing.done()
-        if idle and self.size - self._synced_at >= WRITEBACK:
-            self._wait()
+        if self.size - self._flushed >= WRITEBACK:
             self._file.flush()
-            self._synced_at = self.size
-            self._syncing = self._worker.submit(os.fdatasync, self._file.fileno())
+            self._flushed = self.size
+            self._writeback.written(self.size)
         return count
 
     def flush(self) -> None:
@@ -351,9 +349,4 @@ class _Written:
     def sync(self) -> None:
         """Everything written is on disk (``fsync``)."""
         self._file.flush()
-        self._wait()
-        os.fsync(self._file.fileno())
-
-    def _wait(self) -> None:
-        if self._syncing is not None:
-            self._syncing.result()  # an I/O error of the writeback is this write's
+        self._writeback.sync()

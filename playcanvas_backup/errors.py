@@ -48,12 +48,6 @@ class ApiUnreachable(BackupError):
     title = "PlayCanvas API unreachable"
 
 
-class RateLimitPastDeadline(BackupError):
-    """PlayCanvas's rate limit resets only after the caller's deadline: waiting is futile."""
-
-    title = "PlayCanvas rate limit"
-
-
 class TransientError(BackupError):
     """A fault worth retrying: a 5xx answer, a dropped or timed-out connection."""
 
@@ -94,3 +88,9 @@ class ArtifactError(BackupError):
     """The workflow artifact could not be uploaded."""
 
     title = "Artifact upload failed"
+
+
+class TimedOut(BackupError):
+    """The archive's deadline (the ``timeout`` input) passed, or a wait would cross it."""
+
+    title = "Timeout"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from .errors import InputError
+from .untrusted import quoted as _shown
 
 #: Days an artifact can be kept: GitHub allows up to 400 in private and internal
 #: repositories (90 in public ones); the repository's own setting caps it.
@@ -43,11 +44,6 @@ def parse_boolean(name: str, value: str, *, default: bool) -> bool:
     raise InputError(name, f"{_shown(value)} is not a boolean; use true or false.")
 
 
-def parse_dry_run(value: str) -> bool:
-    """``dry-run``: plan and set the outputs without exporting anything (default false)."""
-    return parse_boolean("dry-run", value, default=False)
-
-
 def parse_retention_days(value: str) -> int | None:
     """``retention-days``: 1-400, or None when empty (the repository's setting applies)."""
     value = value.strip()
@@ -70,9 +66,3 @@ def parse_retention_cap(value: str | None) -> int | None:
     if not re.fullmatch(r"[0-9]{1,4}", value) or int(value) == 0:
         return None
     return int(value)
-
-
-def _shown(value: str) -> str:
-    """The value quoted for a message: short, one line, no control characters."""
-    cleaned = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", value)
-    return f"'{cleaned[:40]}...'" if len(cleaned) > 40 else f"'{cleaned}'"

@@ -21,19 +21,19 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import requests
 
-from . import ratelimit, retries, untrusted
+from . import http, ratelimit, retries, untrusted
+from .deadline import Deadline
 from .errors import (
     ApiError,
     ApiUnreachable,
     BackupError,
     RateLimited,
-    RateLimitPastDeadline,
     TransientError,
 )
 
@@ -130,7 +130,8 @@ class PlayCanvasApi:
     """PlayCanvas REST API client.
 
     >>> api = PlayCanvasApi("https://playcanvas.com/api", token)  # doctest: +SKIP
-    >>> job = api.start_export(12345, branch_id=None, deadline=time.time() + 600)  # doctest: +SKIP
+    >>> deadline = Deadline.after(600)
+    >>> job = api.start_export(12345, branch_id=None, deadline=deadline)  # doctest: +SKIP
     """
 
     def __init__(
@@ -145,7 +146,7 @@ class PlayCanvasApi:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._token = token
-        self._session = session or requests.Session()
+        self._session = session or http.session()
         self._clock = clock
         self._sleep = sleep
         self._log = log
@@ -164,7 +165,7 @@ class PlayCanvasApi:
         one said (``X-RateLimit-Limit``); None before any."""
         return self._windows[kind].limit
 
-    def rate_limits(self, *, deadline: float) -> dict[str, int]:
+    def rate_limits(self, *, deadline: Deadline) -> dict[str, int]:
         """The token's limits as ``GET /ratelimits`` reports them: each name with a whole
         number (the route's shape is undocumented; anything else in it is left out)."""
         request = _Request(
@@ -186,7 +187,9 @@ class PlayCanvasApi:
         }
         return dict(sorted(numbers.items()))
 
-    def start_export(self, project_id: int, *, branch_id: str | None, deadline: float) -> ExportJob:
+    def start_export(
+        self, project_id: int, *, branch_id: str | None, deadline: Deadline
+    ) -> ExportJob:
         """Start exporting a project (its main branch when ``branch_id`` is None)."""
         request = _Request(
             STRICT,
@@ -207,7 +210,7 @@ class PlayCanvasApi:
             )
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
-    def get_job(self, job_id: int, *, deadline: float) -> ExportJob:
+    def get_job(self, job_id: int, *, deadline: Deadline) -> ExportJob:
         """Fetch an export job's current state (a complete one has a fresh download URL)."""
         request = _Request(
             NORMAL,
@@ -219,125 +222,102 @@ class PlayCanvasApi:
         return ExportJob.from_json(self._call(request, deadline=deadline))
 
     def list_branches(
-        self, project_id: int, *, deadline: float, closed: bool = False
+        self, project_id: int, *, deadline: Deadline, closed: bool = False
     ) -> list[Branch]:
         """A project's open branches (its closed ones with ``closed``), following the pages
         (``?skip=<last id>``, ``BRANCH_PAGE`` a page, as the Editor asks).
 
         PlayCanvas lists closed branches only when asked with ``closed=true``; whatever a
         page holds, only branches of the kind asked for are kept. At most ``MAX_PAGES``
-        pages, each bringing a branch not seen before, within the deadline: a list that
-        never ends is an error, not a hang.
+        pages, each bringing a branch not seen before, within the deadline (:meth:`_pages`).
         """
         branches: list[Branch] = []
-        seen: set[str] = set()
-        skip: str | None = None
-        for _ in range(MAX_PAGES):
-            if self._clock() > deadline:
-                raise ApiError(
-                    f"Listing the branches of project {project_id} took longer than the "
-                    f"timeout ({len(seen)} branches so far).",
-                    status=200,
-                )
-            body = self._call(_branches_page(project_id, closed, skip), deadline=deadline)
-            page = body.get("result") if isinstance(body, dict) else None
-            if not isinstance(page, list):
-                raise ApiError(
-                    f"PlayCanvas listed the branches of project {project_id} in an "
-                    "unexpected shape.",
-                    status=200,
-                )
-            ids = [_branch_id(item) for item in page]
-            new = [
-                (item, id_) for item, id_ in zip(page, ids, strict=True) if id_ and id_ not in seen
-            ]
+        listed = 0
+        listing = _Listing(
+            f"the branches of project {project_id}",
+            "branches",
+            MAX_PAGES,
+            "Export a branch by name with 'branch' instead of 'all-branches'.",
+        )
+
+        def request(skip: str | None) -> _Request:
+            return _branches_page(project_id, closed, skip)
+
+        for _page, new, _body in self._pages(listing, request, _branch_id, deadline=deadline):
             branches += [
                 Branch(id=id_, name=_branch_name(item, id_), closed=bool(item.get("closed")))
                 for item, id_ in new
                 if bool(item.get("closed")) == closed
             ]
-            seen.update(id_ for _, id_ in new)
-            if len(seen) > MAX_BRANCHES:
+            listed += len(new)
+            if listed > MAX_BRANCHES:
                 raise ApiError(
                     f"PlayCanvas listed more than {MAX_BRANCHES} branches of project "
-                    f"{project_id}; the list was cut off there. Export a branch by name "
-                    "with 'branch' instead of 'all-branches'.",
+                    f"{project_id}; the list was cut off there. {listing.cut_hint}",
                     status=200,
                 )
-            pagination = body.get("pagination")
-            has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
-            last = ids[-1] if ids else None
-            if not has_more or last is None:
-                return branches
-            if not new:
+        return branches
+
+    def _pages(
+        self,
+        listing: _Listing,
+        request: Callable[[str | None], _Request],
+        key: Callable[[Any], str | None],
+        *,
+        deadline: Deadline,
+    ) -> Iterator[tuple[list[Any], list[tuple[Any, str]], dict[str, Any]]]:
+        """Each page of a list (its items, the new ones with their keys, the body),
+        following ``?skip=<last key>`` while ``pagination.hasMore``: the one rule of every
+        list. The deadline is checked before each page; a page that brings nothing new
+        (a server repeating itself) or more than ``listing.max_pages`` pages is an error,
+        never a silent end or a hang."""
+        seen: set[str] = set()
+        skip: str | None = None
+        for _ in range(listing.max_pages):
+            deadline.check(f"Listing {listing.what} ({len(seen)} {listing.items} so far)")
+            body = self._call(request(skip), deadline=deadline)
+            page = body.get("result") if isinstance(body, dict) else None
+            if not isinstance(page, list):
                 raise ApiError(
-                    f"PlayCanvas kept listing branches of project {project_id} it had "
-                    f"listed before ({len(seen)} branches); the list never ends, so it "
-                    "was cut off. Try again later.",
+                    f"PlayCanvas listed {listing.what} in an unexpected shape.", status=200
+                )
+            keys = [key(item) for item in page]
+            new = [(item, k) for item, k in zip(page, keys, strict=True) if k and k not in seen]
+            seen.update(k for _, k in new)
+            yield page, new, body
+            pagination = body.get("pagination")
+            if not (isinstance(pagination, dict) and pagination.get("hasMore") is True):
+                return
+            if not new or keys[-1] is None:
+                raise ApiError(
+                    f"PlayCanvas kept listing {listing.what} it had listed before "
+                    f"({len(seen)} {listing.items}); the list never ends, so it was cut off. "
+                    "Try again later.",
                     status=200,
                 )
-            skip = last
+            skip = keys[-1]
         raise ApiError(
-            f"PlayCanvas still had more branches of project {project_id} after "
-            f"{MAX_PAGES} pages ({len(seen)} branches); the list was cut off there. "
-            "Export a branch by name with 'branch' instead of 'all-branches'.",
+            f"PlayCanvas listed more than {listing.max_pages} pages of {listing.what} "
+            f"({len(seen)} {listing.items}); the list was cut off there. {listing.cut_hint}",
             status=200,
         )
 
-    def _call(self, request: _Request, *, deadline: float) -> Any:
+    def _call(self, request: _Request, *, deadline: Deadline) -> Any:
         retrying = retries.API.retrying(
             TransientError,
             final=(AnswerLost,),
             sleep=self._sleep,
             log=self._log,
             deadline=deadline,
-            clock=self._clock,
         )
         return retrying(self._send, request, deadline)
 
-    def _send(self, request: _Request, deadline: float) -> Any:
+    def _send(self, request: _Request, deadline: Deadline) -> Any:
         kind, what = request.kind, request.what
-        wait = self.ready_in(kind)
-        if wait > 0:
-            if self._clock() + wait > deadline:
-                raise RateLimitPastDeadline(
-                    f"{what}: PlayCanvas's {kind} rate limit resets in {wait:.0f} s, after "
-                    f"this archive's timeout (in {max(0.0, deadline - self._clock()):.0f} s), "
-                    "so it was not waited for. Raise 'timeout', or run the backup later."
-                )
-            self._log(f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset")
-            self._sleep(wait)
+        self._wait_for_window(request, deadline)
         self._windows[kind] = self._windows[kind].spend()
         self.requests_sent += 1
-        try:
-            response = self._session.request(
-                request.method,
-                self._base_url + request.path,
-                params=request.params,
-                json=request.json,
-                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-                timeout=API_TIMEOUT,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise ApiUnreachable(
-                f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
-                "This is final; check api-url and this machine's CA certificates."
-            ) from exc
-        except retries.UNUSABLE_REQUEST as exc:
-            raise ApiUnreachable(
-                f"{what}: the request could not be made ({type(exc).__name__}). "
-                "This is final; check api-url."
-            ) from exc
-        except requests.ReadTimeout as exc:
-            if request.method == "POST":
-                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
-            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientError(
-                f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
-            ) from exc
+        response = self._request(request, deadline)
         with response:
             now = self._clock()
             window = ratelimit.window_from_headers(response.headers, now)
@@ -360,7 +340,58 @@ class PlayCanvasApi:
             )
         raise _failure(request, status, message)
 
-    def _read(self, response: requests.Response, what: str, deadline: float) -> bytes:
+    def _wait_for_window(self, request: _Request, deadline: Deadline) -> None:
+        """Wait for the rate limit's window when it is used up, never past the deadline."""
+        kind, what = request.kind, request.what
+        wait = self.ready_in(kind)
+        limit = "the export limit" if kind == STRICT else "its API rate limit"
+        deadline.sleep(
+            wait,
+            who=f"{what}: PlayCanvas",
+            purpose=f"for {limit}",
+            sleep=self._sleep,
+            before=lambda: self._log(
+                f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset"
+            ),
+        )
+
+    def _request(self, request: _Request, deadline: Deadline) -> requests.Response:
+        """Send one request; a fault becomes final or worth retrying as ``retries.API``
+        says (an export whose answer was lost is neither: :class:`AnswerLost`)."""
+        what = request.what
+        try:
+            return self._session.request(
+                request.method,
+                self._base_url + request.path,
+                params=request.params,
+                json=request.json,
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=(deadline.timeout(API_TIMEOUT[0]), deadline.timeout(API_TIMEOUT[1])),
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.exceptions.SSLError as exc:
+            if not retries.API.retried_error(exc):
+                raise ApiUnreachable(
+                    f"{what}: the secure connection to PlayCanvas failed ({_tls_reason(exc)}). "
+                    "This is final; check api-url and this machine's CA certificates."
+                ) from exc
+            raise TransientError(f"{what}: the secure connection to PlayCanvas broke") from exc
+        except requests.ReadTimeout as exc:
+            if request.method == "POST":
+                raise AnswerLost(f"{what}: the answer was lost (none in time)") from exc
+            raise TransientError(f"{what}: PlayCanvas did not answer in time") from exc
+        except requests.RequestException as exc:
+            if not retries.API.retried_error(exc):
+                raise ApiUnreachable(
+                    f"{what}: the request could not be made ({type(exc).__name__}). "
+                    "This is final; check api-url."
+                ) from exc
+            raise TransientError(
+                f"{what}: PlayCanvas could not be reached ({type(exc).__name__})"
+            ) from exc
+
+    def _read(self, response: requests.Response, what: str, deadline: Deadline) -> bytes:
         """The body, refused past ``MAX_BODY`` bytes (decoded) or once it has taken past
         both the deadline and the read timeout (an answer begun in time may finish)."""
         too_big = ApiError(
@@ -372,13 +403,13 @@ class PlayCanvasApi:
         if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 12 or int(declared) > MAX_BODY):
             raise too_big
         body = bytearray()
-        read_until = max(deadline, self._clock() + API_TIMEOUT[1])
+        started = time.monotonic()
         try:
             for chunk in response.iter_content(chunk_size=64 << 10):
                 body += chunk
                 if len(body) > MAX_BODY:
                     raise too_big
-                if self._clock() > read_until:
+                if deadline.expired() and time.monotonic() - started > API_TIMEOUT[1]:
                     raise TransientError(f"{what}: PlayCanvas's answer took past the timeout")
         except requests.RequestException as exc:
             raise TransientError(
@@ -398,19 +429,24 @@ class PlayCanvasApi:
 
     # -- projects of an account ---------------------------------------------------------
 
-    def list_projects(self, user_id: int, *, deadline: float) -> list[Project]:
+    def list_projects(self, user_id: int, *, deadline: Deadline) -> list[Project]:
         """Every project a user or organization account can open, in PlayCanvas's order.
 
         PlayCanvas documents this list without pages; should it send a ``pagination``
-        object like the branches list's, the pages are followed (``?skip=<last id>``), at
-        most :data:`MAX_PROJECT_PAGES` of them, until a page brings nothing new. A list
-        that ends short of a ``pagination.total`` it announced is an error, not a plan.
+        object like the branches list's, the pages are followed as every list's are
+        (:meth:`_pages`). A list that ends short of a ``pagination.total`` it announced
+        is an error, not a plan.
         """
         projects: list[Project] = []
-        seen: set[int] = set()
-        skip: str | None = None
-        for _ in range(MAX_PROJECT_PAGES):
-            request = _Request(
+        listing = _Listing(
+            f"the projects of account {user_id}",
+            "projects",
+            MAX_PROJECT_PAGES,
+            "Stopped there rather than back up only some of them.",
+        )
+
+        def request(skip: str | None) -> _Request:
+            return _Request(
                 NORMAL,
                 "GET",
                 f"/users/{user_id}/projects",
@@ -423,36 +459,26 @@ class PlayCanvasApi:
                 params={"skip": skip} if skip else None,
                 lookup=True,
             )
-            body = self._call(request, deadline=deadline)
-            page = body.get("result") if isinstance(body, dict) else None
-            listed = [Project.from_json(item) for item in page] if isinstance(page, list) else []
-            if not isinstance(page, list) or None in listed:
+
+        total: Any = 0
+        for page, new, body in self._pages(listing, request, _project_key, deadline=deadline):
+            if any(Project.from_json(item) is None for item in page):
                 raise ApiError(
                     f"PlayCanvas listed the projects of account {user_id} in an unexpected shape.",
                     status=200,
                 )
-            fresh = [p for p in listed if p is not None and p.id not in seen]
-            seen.update(p.id for p in fresh)
-            projects += fresh
+            projects += [p for item, _ in new if (p := Project.from_json(item)) is not None]
             pagination = body.get("pagination")
-            has_more = isinstance(pagination, dict) and pagination.get("hasMore") is True
-            if not has_more or not fresh:
-                total: Any = pagination.get("total") if isinstance(pagination, dict) else 0
-                if _is_id(total) and total > len(projects):
-                    raise ApiError(
-                        f"PlayCanvas listed {len(projects)} of the {total} projects of account "
-                        f"{user_id}; stopped rather than back up only some of them.",
-                        status=200,
-                    )
-                return projects
-            skip = str(fresh[-1].id)
-        raise ApiError(
-            f"PlayCanvas listed more than {MAX_PROJECT_PAGES} pages of projects for account "
-            f"{user_id}; stopped there rather than back up only some of them.",
-            status=200,
-        )
+            total = pagination.get("total") if isinstance(pagination, dict) else 0
+        if _is_id(total) and total > len(projects):
+            raise ApiError(
+                f"PlayCanvas listed {len(projects)} of the {total} projects of account "
+                f"{user_id}; stopped rather than back up only some of them.",
+                status=200,
+            )
+        return projects
 
-    def get_project(self, project_id: int, *, deadline: float) -> Project:
+    def get_project(self, project_id: int, *, deadline: Deadline) -> Project:
         """One project's name and owner (``GET /projects/:id``): best effort, since
         PlayCanvas answers it 401 to every API token (:class:`LookupRefused`)."""
         request = _Request(
@@ -469,6 +495,20 @@ class PlayCanvasApi:
                 f"PlayCanvas described project {project_id} in an unexpected shape.", status=200
             )
         return project
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """A list the API pages through: what it is, for messages, and how far to follow it."""
+
+    what: str
+    items: str
+    max_pages: int
+    cut_hint: str
+
+
+def _project_key(item: object) -> str | None:
+    return str(item["id"]) if isinstance(item, dict) and _is_id(item.get("id")) else None
 
 
 @dataclass(frozen=True)
@@ -507,7 +547,7 @@ def _failure(request: _Request, status: int, message: str) -> BackupError:
     PlayCanvas's own text, cleaned): 5xx is worth retrying, a lookup's 401/403 is that
     route's answer, any other is final with what to check."""
     what, answer = request.what, f"{status} {message}"
-    if status >= 500:
+    if retries.API.retried_status(status):
         return TransientError(f"{what}: PlayCanvas answered {answer}")
     if request.lookup and status in LOOKUP_REFUSALS:
         return LookupRefused(f"{what}: PlayCanvas answered {answer}", status=status, answer=answer)

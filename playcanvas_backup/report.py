@@ -65,6 +65,9 @@ class ArchiveResult:
     #: plaintext archive's, what a restore yields.
     encrypted_sha256: str | None = None
     encrypted_size: int | None = None
+    #: Where ``s3-uri`` stored it (verified), and the object's version (versioned buckets).
+    s3_uri: str | None = None
+    s3_version_id: str | None = None
 
     @property
     def archived(self) -> bool:
@@ -215,6 +218,8 @@ def _entry(result: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> 
         "encrypted_size": result.encrypted_size,
         "artifact_id": result.artifact_id,
         "artifact_url": result.artifact_url,
+        "s3_uri": result.s3_uri,
+        "s3_version_id": result.s3_version_id,
         "error": (
             untrusted.clean(result.error, secrets=secrets, limit=untrusted.MAX_MESSAGE)
             if result.error is not None
@@ -235,6 +240,7 @@ def summary(
     """The step summary: a Markdown table, one row per archive, failures with their reason,
     then the projects ``exclude`` left out; ``problem`` is what failed the run as a whole."""
     secrets = tuple(secrets)
+    s3 = any(r.s3_uri for r in results)  # a column only for runs that store in S3
     top = headline(results, dry_run=dry_run)
     if problem:
         problem = untrusted.clean(problem, secrets=secrets, limit=untrusted.MAX_MESSAGE)
@@ -244,10 +250,11 @@ def summary(
         "",
         top,
         "",
-        "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |",
-        "| --- | --- | --- | ---: | --- | ---: | --- |",
+        "| Project | Branch | Archive | Size | SHA-256 | Time | Artifact |"
+        + (" S3 |" if s3 else ""),
+        "| --- | --- | --- | ---: | --- | ---: | --- |" + (" --- |" if s3 else ""),
     ]
-    rows = [_row(r, workspace, secrets) for r in results]
+    rows = [_row(r, workspace, secrets, s3=s3) for r in results]
     room = SUMMARY_LIMIT - _size(lines) - _NOTES
     lines += _within(rows, room, "{} more archives: see the file `archives-file` names.")
     if excluded:
@@ -291,7 +298,7 @@ def headline(results: Sequence[ArchiveResult], *, dry_run: bool = False) -> str:
     return f"{len(saved)} of {len(results)} archive{plural} saved{checked}."
 
 
-def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
+def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...], *, s3: bool) -> str:
     archive = _code(shown_path(r.path, workspace), secrets) if r.path else "-"
     if r.encrypted_sha256:
         # Size and SHA-256 stay the plaintext's (what a restore yields); say what the file is.
@@ -308,6 +315,8 @@ def _row(r: ArchiveResult, workspace: Path, secrets: tuple[str, ...]) -> str:
         human_duration(r.seconds) if r.seconds is not None else "-",
         f"[{r.artifact_id}]({r.artifact_url})" if r.artifact_url else "-",
     ]
+    if s3:
+        cells.append(_code(r.s3_uri, secrets) if r.s3_uri else "-")
     return "| " + " | ".join(cells) + " |"
 
 

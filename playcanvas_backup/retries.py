@@ -1,17 +1,23 @@
-"""Every retry policy of the product, by name, and what each says before it waits.
+"""Every retry rule of the product, in one place: which answers and faults are worth
+another attempt, how long to wait between attempts, and when to give up.
 
-Each policy is said once, as tenacity pieces:
+One :class:`Policy` type, four named policies (an S3 destination adds its own here);
+every client asks its policy (:meth:`Policy.retried_status`, :meth:`Policy.retried_error`)
+instead of deciding, and runs its calls under :meth:`Policy.retrying`, which never waits
+past the archive's :class:`~.deadline.Deadline`:
 
 * :data:`API`: PlayCanvas API calls. 429 waits as long as PlayCanvas asks (its
   ``Retry-After`` or window reset), never less than the backoff, and is not a failed
   attempt (but 10 in a row end the call); 5xx and connection faults back off
-  exponentially; at most 6 failed attempts, never past the deadline.
+  exponentially; a TLS failure is final; at most 6 failed attempts.
 * :data:`DOWNLOAD`: the archive download (a resume counts as an attempt): 8 attempts,
-  exponential backoff, never past the archive's deadline when one is given.
+  exponential backoff.
 * :data:`ARTIFACT`: GitHub's artifact service, as its official client retries: 5
-  attempts, waits growing from 3 s.
-* :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries, waits from
-  2 s, none after 15 minutes, and a stall timeout.
+  attempts on 429/500/502/503/504, waits growing from 3 s.
+* :data:`S3`: each request to an S3-compatible store (``s3-uri``; botocore's own retries
+  are off): 5 attempts, exponential backoff, never past the archive's deadline.
+* :data:`BLOB_UPLOAD`: each request to the artifact's blob storage: 5 tries (408 too),
+  waits from 2 s, none after 15 minutes, and a stall timeout.
 
 :func:`set_testing` is the switch tests use (as stamina's ``set_testing``): the waits are
 still computed and announced, but not slept, so a test of a retry does not sleep through
@@ -21,23 +27,25 @@ never skipped.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
+import urllib3
 from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
     retry_if_not_exception_type,
-    stop_after_attempt,
     stop_after_delay,
     wait_exponential_jitter,
 )
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from .deadline import Deadline
 from .errors import RateLimited
 
 #: Requests that cannot be made at all (an unusable URL or header): final, never retried,
@@ -52,6 +60,10 @@ UNUSABLE_REQUEST: tuple[type[Exception], ...] = (
 _testing = False
 
 
+def _every_failure(failure: BaseException) -> bool:
+    return True
+
+
 def set_testing(testing: bool) -> None:
     """Announce backoff waits without sleeping them (for test suites), or sleep again.
 
@@ -59,10 +71,6 @@ def set_testing(testing: bool) -> None:
     """
     global _testing  # noqa: PLW0603 - one process-wide switch, as stamina's
     _testing = testing
-
-
-def is_testing() -> bool:
-    return _testing
 
 
 def backoff_sleep(sleep: Callable[[float], None]) -> Callable[[float], None]:
@@ -76,15 +84,21 @@ def backoff_sleep(sleep: Callable[[float], None]) -> Callable[[float], None]:
 
 
 class stop_at_deadline(stop_base):  # noqa: N801 - named like tenacity's own stops
-    """Stop when the next wait would end past ``deadline`` (on ``clock``)."""
+    """Stop when the next wait would end past ``deadline``: fail with
+    :class:`~.errors.TimedOut`, saying the last failure and the wait it would have taken."""
 
-    def __init__(self, deadline: float | None, clock: Callable[[], float]) -> None:
-        self.deadline, self.clock = deadline, clock
+    def __init__(self, deadline: Deadline | None, name: str) -> None:
+        self.deadline, self.name = deadline, name
 
     def __call__(self, state: RetryCallState) -> bool:
-        if self.deadline is None:
+        upcoming = state.upcoming_sleep or 0.0
+        if self.deadline is None or self.deadline.fits(upcoming):
             return False
-        return self.clock() + (state.upcoming_sleep or 0.0) > self.deadline
+        failure = state.outcome.exception() if state.outcome else None
+        asked = isinstance(getattr(failure, "retry_after", None), int | float)
+        who = f"{failure}. The server" if asked else f"{failure}. The {self.name}'s retry"
+        # Raised from the stop: tenacity passes it on, the last failure as its cause.
+        raise self.deadline.too_long(upcoming, who=who) from failure
 
 
 class stop_after_attempt_if(stop_base):  # noqa: N801
@@ -130,17 +144,58 @@ class stop_after_in_a_row(stop_base):  # noqa: N801
         return self.in_a_row >= self.limit
 
 
+#: What is worth another attempt, for every client: 429 and the server errors.
+SERVER_ERRORS = frozenset({429, *range(500, 600)})
+#: The official artifact clients' list (GitHub's storage and results service).
+GITHUB_RETRIED = frozenset({429, 500, 502, 503, 504})
+#: Connection faults worth another attempt (never a certificate or an unusable request:
+#: :func:`retried_error`).
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
+
+
 @dataclass(frozen=True)
 class Policy:
-    """A named retry policy: how many attempts, how long between them."""
+    """A named retry policy: which answers and faults are retried, how many attempts,
+    how long between them, and when to give up.
+
+    A client asks :meth:`retried_status` and :func:`retried_error` which failures to
+    turn into its retryable error, and runs its call under :meth:`retrying`.
+    """
 
     name: str
     attempts: int
     wait: wait_base
     #: Which failures count as attempts (a 429 that says how long to wait does not).
-    counts: Callable[[BaseException], bool]
+    counts: Callable[[BaseException], bool] = _every_failure
     #: Failures that do not count, in a row, before the call gives up all the same.
     uncounted_in_a_row: int = 10
+    #: HTTP statuses worth another attempt.
+    statuses: frozenset[int] = SERVER_ERRORS
+    #: No new attempt once this many seconds passed since the first (None: no limit).
+    give_up_after: float | None = None
+    #: A request that moves no data this long is abandoned (a stall), seconds.
+    stall_timeout: float = 60.0
+    #: Whether a TLS failure other than an untrusted certificate is worth another
+    #: attempt (to a storage host, yes; to the API host it will not mend).
+    tls_retried: bool = True
+
+    def retried_status(self, status: int) -> bool:
+        """Whether an answer with this status is worth another attempt."""
+        return status in self.statuses
+
+    def retried_error(self, exc: BaseException) -> bool:
+        """Whether a fault met while making a request is worth another attempt: a
+        dropped, refused or timed-out connection; never a request that cannot be made,
+        nor a certificate that failed verification."""
+        if isinstance(exc, requests.exceptions.SSLError) and not self.tls_retried:
+            return False
+        return retried_error(exc)
 
     def retrying(
         self,
@@ -150,25 +205,54 @@ class Policy:
         sleep: Callable[[float], None] = time.sleep,
         log: Callable[[str], None] = lambda message: None,
         prefix: str = "",
-        deadline: float | None = None,
-        clock: Callable[[], float] = time.time,
+        deadline: Deadline | None = None,
     ) -> Retrying:
         """A tenacity ``Retrying`` for this policy; call it with the function to retry.
-        It retries ``retry_on`` failures except the ``final`` ones."""
+        It retries ``retry_on`` failures except the ``final`` ones, and never waits past
+        ``deadline`` (:class:`~.errors.TimedOut` instead)."""
+        stop = (
+            stop_after_attempt_if(self.attempts, self.counts)
+            | stop_after_in_a_row(self.uncounted_in_a_row, lambda f: not self.counts(f))
+            | stop_at_deadline(deadline, self.name)
+        )
+        if self.give_up_after is not None:
+            stop = stop | stop_after_delay(self.give_up_after)
         return Retrying(
             retry=retry_if_exception_type(retry_on) & retry_if_not_exception_type(final),
             wait=self.wait,
-            stop=stop_after_attempt_if(self.attempts, self.counts)
-            | stop_after_in_a_row(self.uncounted_in_a_row, lambda f: not self.counts(f))
-            | stop_at_deadline(deadline, clock),
+            stop=stop,
             sleep=backoff_sleep(sleep),
             before_sleep=announce_retry(log, prefix),
             reraise=True,
         )
 
 
-def _every_failure(failure: BaseException) -> bool:
-    return True
+def retried_error(exc: BaseException) -> bool:
+    """Whether a fault met while making a request is worth another attempt: a dropped,
+    refused or timed-out connection, but not a request that cannot be made at all nor a
+    certificate that failed verification."""
+    if isinstance(exc, UNUSABLE_REQUEST) or certificate_failed(exc):
+        return False
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+def certificate_failed(exc: BaseException) -> bool:
+    """Whether a failed certificate check is behind ``exc``."""
+    return any(isinstance(link, ssl.SSLCertVerificationError) for link in causes(exc))
+
+
+def causes(exc: BaseException, *, limit: int = 20) -> list[BaseException]:
+    """``exc`` and every exception behind it: its causes, contexts, urllib3's ``reason``
+    and exceptions among its arguments (the one walk of an exception chain)."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < limit:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return seen
 
 
 def _not_rate_limited(failure: BaseException) -> bool:
@@ -180,18 +264,34 @@ API = Policy(
     attempts=6,
     wait=wait_as_asked(wait_exponential_jitter(multiplier=1, max=30, jitter=1)),
     counts=_not_rate_limited,
+    tls_retried=False,
 )
 DOWNLOAD = Policy(
     "archive download",
     attempts=8,
     wait=wait_exponential_jitter(multiplier=1, max=30, jitter=1),
-    counts=_every_failure,
 )
 ARTIFACT = Policy(
     "artifact service call",
     attempts=5,
     wait=wait_exponential_jitter(multiplier=3, exp_base=1.5, jitter=1.5, max=60),
-    counts=_every_failure,
+    statuses=GITHUB_RETRIED,
+)
+#: Each Put Block / Put Block List of the artifact's blob: 5 tries, waits from 2 s, none
+#: after 15 minutes; a request that moves no data for 300 s is abandoned, as the official
+#: client gives up when "upload progress stalled".
+BLOB_UPLOAD = Policy(
+    "artifact blob upload",
+    attempts=5,
+    wait=wait_exponential_jitter(multiplier=2.0, exp_base=2, jitter=2.0, max=30.0),
+    statuses=frozenset({408}) | GITHUB_RETRIED,
+    give_up_after=900.0,
+    stall_timeout=300.0,
+)
+S3 = Policy(
+    "S3 request",
+    attempts=5,
+    wait=wait_exponential_jitter(multiplier=1, max=20, jitter=1),
 )
 
 
@@ -208,49 +308,3 @@ def announce_retry(
         )
 
     return before_sleep
-
-
-# -- the artifact blob's Put Block / Put Block List requests -------------------------------
-
-
-@dataclass(frozen=True)
-class BlobUploadPolicy:
-    """How each request to the artifact's blob storage is retried.
-
-    Up to ``attempts`` tries on the statuses in ``retry_statuses``, a dropped connection or a
-    stall; waits from ``first_wait`` seconds, doubling with up to ``first_wait`` of jitter,
-    at most ``max_wait``; no new try once ``give_up_after`` seconds have passed since the
-    first. A request that moves no data for ``stall_timeout`` seconds (while sending or
-    waiting for the answer) is abandoned, as the official client gives up when "upload
-    progress stalled" (after 300 s there too).
-    """
-
-    attempts: int = 5
-    first_wait: float = 2.0
-    max_wait: float = 30.0
-    give_up_after: float = 900.0
-    stall_timeout: float = 300.0
-    retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
-
-    def retrying(
-        self,
-        retry_on: type[BaseException],
-        *,
-        sleep: Callable[[float], None],
-        log: Callable[[str], None],
-        prefix: str = "",
-    ) -> Retrying:
-        """A tenacity ``Retrying`` that retries ``retry_on`` under this policy."""
-        return Retrying(
-            retry=retry_if_exception_type(retry_on),
-            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.give_up_after),
-            wait=wait_exponential_jitter(
-                multiplier=self.first_wait, exp_base=2, jitter=self.first_wait, max=self.max_wait
-            ),
-            sleep=backoff_sleep(sleep),
-            before_sleep=announce_retry(log, prefix),
-            reraise=True,
-        )
-
-
-BLOB_UPLOAD = BlobUploadPolicy()

@@ -29,13 +29,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 import requests
 
-from . import scheduler
+from . import http, scheduler
 from .artifact import ArtifactUploader
 from .config import Settings
+from .deadline import Deadline
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
 from .files import STALE_MARGIN, claimed, remove_stale_parts
@@ -46,8 +47,12 @@ from .templates import Name, plan_names, timestamp_fields
 from .units import human_duration, human_size
 from .workflow import Workflow
 
-#: Uploads an archive as an artifact of this name; returns (artifact id, artifact URL).
-Upload = Callable[[Archive, str], tuple[int, str]]
+if TYPE_CHECKING:
+    from .s3 import S3Store
+
+#: Uploads an archive as an artifact of this name, by the archive's deadline; returns
+#: (artifact id, artifact URL).
+Upload = Callable[[Archive, str, Deadline], tuple[int, str]]
 
 
 class TokenRefused(BackupError):
@@ -73,7 +78,10 @@ def back_up(
     """Run the backup with the real collaborators: HTTP sessions, the API client and,
     when asked, the artifact uploader. ``results`` (and ``excluded``, the projects
     ``exclude`` left out) are filled in as the run goes."""
-    with requests.Session() as api_session, requests.Session() as download_session:
+    with (
+        http.session(settings.network) as api_session,
+        http.session(settings.network) as download_session,
+    ):
         api = PlayCanvasApi(
             settings.api_url, settings.access_token, session=api_session, log=workflow.info
         )
@@ -83,7 +91,9 @@ def back_up(
                 settings.artifact_runtime,
                 retention_days=settings.retention_days,
                 overwrite=settings.overwrite,
+                network=settings.network,
                 mask=workflow.mask,
+                mask_url=workflow.mask_url,
                 log=workflow.info,
                 warn=workflow.warning,
             )
@@ -96,6 +106,7 @@ def back_up(
                 upload=upload,
                 results=results,
                 excluded=excluded,
+                s3=_s3_store(settings, workflow),
             )
         finally:
             workflow.debug(f"{api.requests_sent} PlayCanvas API requests")
@@ -113,6 +124,8 @@ class Context:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     rng: Callable[[], float]
+    #: Where ``s3-uri`` stores each archive too, when set.
+    s3: S3Store | None = None
 
 
 @dataclass(frozen=True)
@@ -136,9 +149,10 @@ def run(
     rng: Callable[[], float] = random.random,
     results: list[ArchiveResult] | None = None,
     excluded: list[Excluded] | None = None,
+    s3: S3Store | None = None,
 ) -> list[ArchiveResult]:
     """Back up every requested archive; return one result per archive."""
-    ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng)
+    ctx = Context(settings, api, session, workflow, upload, clock, sleep, rng, s3)
     results = [] if results is None else results
     try:
         if not settings.dry_run:
@@ -219,7 +233,7 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
     (``{project_name}``, or ``exclude``'s name patterns) and the listing did not give it.
     """
     settings, log = ctx.settings, ctx.workflow.info
-    deadline = ctx.clock() + settings.timeout
+    deadline = Deadline.after(settings.timeout, clock=ctx.clock)
     listed: list[Project] = []
     if settings.user_id is not None:
         try:
@@ -274,7 +288,7 @@ class _Details:
     API tokens there) is said once, as a warning, and nothing more is asked this run."""
 
     ctx: Context
-    deadline: float
+    deadline: Deadline
     refused: LookupRefused | None = None
 
     def read(self, project_id: int, unreadable: dict[int, Exception]) -> Project:
@@ -318,7 +332,7 @@ def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
     if not settings.branch and not settings.all_branches:
         return [ArchiveResult(project.id, "main", None, project_name=name)]
     project_id = project.id
-    deadline = ctx.clock() + settings.timeout
+    deadline = Deadline.after(settings.timeout, clock=ctx.clock)
     chosen = ctx.api.list_branches(project_id, deadline=deadline)
     if settings.branch:
         try:
@@ -360,10 +374,12 @@ def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
 
 def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """A dry run's report: what each archive would be saved and uploaded as."""
-    upload = ctx.upload is not None
+    upload, s3_uri = ctx.upload is not None, ctx.settings.s3_uri
     for archive in planned:
         file = archive.file.final(None)
         name = f", artifact '{archive.artifact.final(None)}'" if upload else ""
+        if s3_uri is not None:
+            name += f", {s3_uri.render(archive.file.values, file=file)}"
         ctx.workflow.info(f"{_label(results[archive.index])}: would be saved as {file}{name}")
     ctx.workflow.info(f"dry run: {len(planned)} archives planned, nothing exported")
 
@@ -377,9 +393,15 @@ def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveR
     pending, by_index = deque(planned), {archive.index: archive for archive in planned}
     running: dict[int, scheduler.Running] = {}
     told_window = False
+    # Waits before an export starts count too: the exports still to start wait for the
+    # export limit at most 'timeout' since the last one started, else fail with the reason.
+    queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
     while pending or running:
+        if not _may_wait(ctx, queue, pending, results):
+            pending.clear()
         while scheduler.may_start(len(pending), strict_wait=ctx.api.ready_in(STRICT)):
             archive = pending.popleft()
+            queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
             job = start_export(ctx, archive, results)
             if job is not None:
                 running[archive.index] = job
@@ -406,7 +428,7 @@ def start_export(
     """Start one export; finish it at once if its answer says it is complete already.
     Returns the job to wait for, if any."""
     result, now = results[archive.index], ctx.clock()
-    deadline = now + ctx.settings.timeout
+    deadline = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
 
     def start() -> scheduler.Running | ArchiveResult:
         job = ctx.api.start_export(result.project_id, branch_id=result.branch_id, deadline=deadline)
@@ -419,7 +441,7 @@ def start_export(
             archive.index,
             job_id=job.id,
             now=now,
-            deadline=deadline,
+            deadline=deadline.at,
             poll_interval=ctx.settings.poll_interval,
             finished=False,
         )
@@ -433,13 +455,12 @@ def look_at_job(
     """Look at one running job: finish its archive when it is complete, fail it past its
     deadline, else schedule its next look."""
     result, settings = results[archive.index], ctx.settings
+    deadline = Deadline(job.deadline, ctx.clock, settings.timeout)
 
     def look() -> scheduler.Running | ArchiveResult:
-        state = ctx.api.get_job(job.job_id, deadline=job.deadline)
+        state = ctx.api.get_job(job.job_id, deadline=deadline)
         if state.finished:
-            return conclude(
-                ctx, archive, result, state, started_at=job.started, deadline=job.deadline
-            )
+            return conclude(ctx, archive, result, state, started_at=job.started, deadline=deadline)
         now = ctx.clock()
         if now >= job.deadline:
             raise ExportFailed(
@@ -465,7 +486,7 @@ def conclude(
     job: ExportJob,
     *,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """A finished job: its error, or its archive downloaded, verified and uploaded."""
     if job.status == "error":
@@ -488,7 +509,7 @@ def finish_archive(
     job: ExportJob,
     *,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """Download and verify a complete export's archive, encrypt it if asked, then upload
     it if asked; return the archive's result (a failed upload keeps the saved archive and
@@ -505,12 +526,20 @@ def finish_archive(
         saved, result = download_and_encrypt(
             ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
-    if ctx.upload is None:
-        return result
-    name = archive.artifact.final(job.id)
-    return upload_archive(
-        ctx, result, saved, upload=ctx.upload, name=name, started_at=started_at, deadline=deadline
-    )
+    if ctx.upload is not None:
+        name = archive.artifact.final(job.id)
+        result = upload_archive(
+            ctx,
+            result,
+            saved,
+            upload=ctx.upload,
+            name=name,
+            started_at=started_at,
+            deadline=deadline,
+        )
+    if ctx.s3 is not None:
+        result = store_in_s3(ctx, archive, result, saved, started_at=started_at, deadline=deadline)
+    return result
 
 
 def download_and_encrypt(
@@ -520,7 +549,7 @@ def download_and_encrypt(
     destination: Path,
     *,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> tuple[Archive, ArchiveResult]:
     """The archive saved at ``destination``, or (``encrypt-to``) encrypted beside it as
     ``<destination>.age`` from its temporary name, which is gone when this returns."""
@@ -537,10 +566,9 @@ def download_and_encrypt(
             verify_zip=settings.verify,
             want_crc32=ctx.upload is not None and not settings.recipients,
             log=lambda line: ctx.workflow.info(f"{label}: {line}"),
-            mask=ctx.workflow.mask,  # every redirect hop's link is a credential too
+            mask=ctx.workflow.mask_url,  # every redirect hop's link is a credential too
             clock=ctx.clock,
             deadline=deadline,
-            environ=settings.download_env,
             place=not encrypting,
             progress=progress,
         )
@@ -609,12 +637,12 @@ def upload_archive(
     upload: Upload,
     name: str,
     started_at: float,
-    deadline: float,
+    deadline: Deadline,
 ) -> ArchiveResult:
     """Upload a saved archive as its artifact; a failure keeps the archive, with the error."""
     try:
         _check_deadline(ctx, result, deadline, "before its upload")
-        artifact_id, artifact_url = upload(saved, name)
+        artifact_id, artifact_url = upload(saved, name, deadline)
     except Exception as exc:
         _raise_if_refused(exc)
         return _failed(ctx, result, exc, started_at)
@@ -624,7 +652,70 @@ def upload_archive(
     )
 
 
-def _download_link(ctx: Context, job: ExportJob, deadline: float) -> Callable[[], str]:
+def store_in_s3(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    started_at: float,
+    deadline: Deadline,
+) -> ArchiveResult:
+    """Store the finished archive (or its ``.age``) at its ``s3-uri`` key, verified; a
+    failure keeps the archive on disk and adds to the archive's ``error``."""
+    from .finished import FinishedArchive  # noqa: PLC0415
+    from .s3 import archive_metadata  # noqa: PLC0415 - boto3 only when asked for
+
+    assert ctx.s3 is not None and ctx.settings.s3_uri is not None
+    uri = ctx.settings.s3_uri.render(
+        {**archive.file.values, "job_id": result.job_id}, file=saved.path.name
+    )
+    metadata = archive_metadata(
+        stored_sha256=saved.sha256,
+        archive_sha256=result.sha256 or saved.sha256,
+        archive_size=result.size if result.size is not None else saved.size,
+        encrypted=result.encrypted_sha256 is not None,
+        project_id=result.project_id,
+        branch=result.branch,
+        branch_id=result.branch_id,
+        job_id=result.job_id,
+        created=datetime.fromtimestamp(ctx.clock(), UTC),
+    )
+    try:
+        _check_deadline(ctx, result, deadline, "before it was stored in S3")
+        stored = ctx.s3.store(
+            FinishedArchive(saved.path, saved.sha256, saved.size),
+            uri,
+            metadata=metadata,
+            deadline=deadline.at,
+        )
+    except Exception as exc:
+        _raise_if_refused(exc)
+        failed = _failed(ctx, replace(result, error=None), exc, started_at)
+        error = "; ".join(e for e in (result.error, failed.error) if e)
+        return replace(failed, error=error)
+    version = f" (version {stored.version_id})" if stored.version_id else ""
+    done = "already stored" if stored.already else "stored and verified"
+    ctx.workflow.info(f"{_label(result)}: {done} at {stored.uri}{version}")
+    return replace(result, s3_uri=stored.uri, s3_version_id=stored.version_id)
+
+
+def _s3_store(settings: Settings, workflow: Workflow) -> S3Store | None:
+    if settings.s3_uri is None:
+        return None
+    from .s3 import S3Store  # noqa: PLC0415 - boto3 only when asked for
+
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        workflow.mask(settings.s3_env.get(name, ""))
+    return S3Store(
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.s3_region,
+        env=settings.s3_env,
+        log=workflow.info,
+    )
+
+
+def _download_link(ctx: Context, job: ExportJob, deadline: Deadline) -> Callable[[], str]:
     """The job's signed download link, then a fresh one each time it is asked again."""
     first: list[str | None] = [job.url]
 
@@ -637,20 +728,28 @@ def _download_link(ctx: Context, job: ExportJob, deadline: float) -> Callable[[]
                 f"Export job {job.id} is complete but PlayCanvas gave no download link. "
                 "Run the backup again."
             )
-        # The whole link, and its query alone (the signature), are credentials.
-        ctx.workflow.mask(url)
-        ctx.workflow.mask(urlsplit(url).query)
+        ctx.workflow.mask_url(url)  # the whole link, and its signature, are credentials
         return url
 
     return fetch_url
 
 
-def _check_deadline(ctx: Context, result: ArchiveResult, deadline: float, when: str) -> None:
-    if ctx.clock() >= deadline:
-        raise ExportFailed(
-            f"{_label(result)} reached its timeout ({ctx.settings.timeout:g} s) {when}. "
-            "Raise 'timeout' for a big project."
-        )
+def _check_deadline(ctx: Context, result: ArchiveResult, deadline: Deadline, when: str) -> None:
+    deadline.check(f"{_label(result)}: the steps {when}")
+
+
+def _may_wait(
+    ctx: Context, queue: Deadline, pending: deque[Planned], results: list[ArchiveResult]
+) -> bool:
+    """Whether the exports still to start may wait for PlayCanvas's export limit; if the
+    wait is longer than the queue's deadline allows, each fails with the reason."""
+    wait = ctx.api.ready_in(STRICT)
+    if not pending or queue.fits(wait):
+        return True
+    reason = queue.too_long(wait, who="PlayCanvas", purpose="for the export limit")
+    for archive in pending:
+        results[archive.index] = _failed(ctx, results[archive.index], reason, ctx.clock())
+    return False
 
 
 # -- one archive's failure stays its own ----------------------------------------------------------

@@ -24,8 +24,9 @@ from .errors import InputError
 FIELDS = ("project_id", "project_name", "branch", "branch_id", "job_id", "timestamp", "date")
 #: Fields whose values are free text that can be shortened to fit (when a template has them).
 TEXT_FIELDS = ("branch", "project_name")
-#: What no file or artifact name may hold (besides control characters).
-FORBIDDEN = frozenset('/\\:*?"<>|')
+#: What no file or artifact name may hold: the one list (GitHub's artifact names refuse
+#: exactly these; file names too, besides control characters).
+FORBIDDEN = ('"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/")
 #: Longest name, in UTF-8 bytes (the common file-system limit).
 MAX_BYTES = 255
 #: Longest file name: room is kept for the download's temporary ``.<name>.<8>.part``
@@ -82,30 +83,7 @@ def parse(input_name: str, text: str) -> Template:
     >>> parse("filename", "{project_id}.zip").render({"project_id": 7})
     '7.zip'
     """
-    fields: set[str] = set()
-    try:
-        parts = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise InputError(
-            input_name,
-            f"'{text}' is not a valid template ({exc}); "
-            "write fields as {project_id} and no other braces.",
-        ) from exc
-    literal = ""
-    for literal_text, name, spec, conversion in parts:
-        literal += literal_text
-        if name is None:
-            continue
-        if name not in FIELDS:
-            raise InputError(
-                input_name,
-                f"unknown field {{{name}}} in '{text}'; the fields are "
-                + ", ".join(f"{{{known}}}" for known in FIELDS)
-                + ".",
-            )
-        if spec or conversion:
-            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{text}'.")
-        fields.add(name)
+    fields, literal = fields_and_literal(input_name, text)
     bad = sorted({char for char in literal if not _allowed(char)})
     if bad:
         raise InputError(
@@ -128,6 +106,39 @@ def parse(input_name: str, text: str) -> Template:
             f"{MAX_FILE_BYTES} bytes. Shorten the template's own text.",
         )
     return Template(text, frozenset(fields))
+
+
+def fields_and_literal(
+    input_name: str, text: str, *, known: tuple[str, ...] = FIELDS, shown: str | None = None
+) -> tuple[set[str], str]:
+    """The template's fields (each one of ``known``, with no format spec) and its literal
+    text; errors quote ``shown`` (the whole input, when ``text`` is a part of it)."""
+    shown = text if shown is None else shown
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise InputError(
+            input_name,
+            f"'{shown}' is not a valid template ({exc}); "
+            "write fields as {project_id} and no other braces.",
+        ) from exc
+    fields: set[str] = set()
+    literal = ""
+    for literal_text, name, spec, conversion in parts:
+        literal += literal_text
+        if name is None:
+            continue
+        if name not in known:
+            raise InputError(
+                input_name,
+                f"unknown field {{{name}}} in '{shown}'; the fields are "
+                + ", ".join(f"{{{field}}}" for field in known)
+                + ".",
+            )
+        if spec or conversion:
+            raise InputError(input_name, f"field {{{name}}} takes no format spec in '{shown}'.")
+        fields.add(name)
+    return fields, literal
 
 
 def timestamp_fields(moment: datetime) -> dict[str, str]:

@@ -14,8 +14,11 @@ def human_size(size: float) -> str:
 
 
 def human_duration(seconds: float) -> str:
-    """``75`` -> ``'1 min 15 s'``."""
+    """``75`` -> ``'1 min 15 s'``; ``86399`` -> ``'23 h 59 min'``."""
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

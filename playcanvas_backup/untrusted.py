@@ -28,8 +28,11 @@ REDACTED = "***"
 MAX_FIELD = 300
 #: The cap on one whole message: our words around the fields from outside.
 MAX_MESSAGE = 1000
-#: Secrets shorter than this are not searched for (they would garble ordinary words).
-_MIN_SECRET = 4
+#: Secrets shorter than this are neither masked nor searched for: they would garble
+#: ordinary words (a one-letter URL query turned every "e" of the log into ``***``).
+MIN_SECRET = 8
+#: Letters alone, up to this long, are a word, not a secret (see :func:`worth_hiding`).
+_WORD = re.compile(r"[^\W\d_]{1,24}")
 
 #: What ends a URL in running text (the split keeps these, so text is rebuilt exactly).
 _URL_END = re.compile(r"([\s\"'<>`]+)")
@@ -64,9 +67,29 @@ def clean(text: str, *, secrets: Iterable[str] = (), limit: int | None = MAX_FIE
     return text
 
 
+def worth_hiding(value: str) -> bool:
+    """Whether ``value`` can be a secret to hide: at least :data:`MIN_SECRET` characters,
+    and not a word (letters alone, as "complete" or "download": hiding those would garble
+    the log, and no token or signature is one).
+
+    >>> worth_hiding("e"), worth_hiding("download"), worth_hiding("sv=2025&sig=Ab3")
+    (False, False, True)
+    """
+    return len(value) >= MIN_SECRET and not _WORD.fullmatch(value)
+
+
+def quoted(value: str, *, limit: int = 40) -> str:
+    """A value in quotes for a message about it (an input's text, say): cleaned, short.
+
+    >>> quoted("tru\\n")
+    "'tru\\\\n'"
+    """
+    return f"'{clean(value, limit=limit)}'"
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret, URL query and ``Bearer`` credential replaced by ``***``."""
-    for secret in sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True):
+    for secret in sorted({s for s in secrets if worth_hiding(s)}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     # Word by word rather than one pattern over the text: linear however hostile it is.
     text = "".join(_without_query(part) for part in _URL_END.split(text))

@@ -110,15 +110,16 @@ def ask_github(
         return Answer("unknown", "GITHUB_API_URL is not an https URL; the token was not sent")
     import requests  # noqa: PLC0415 - only when the event does not say
 
+    from . import http  # noqa: PLC0415
+
     url = f"{api_url.rstrip('/')}/repos/{quote(repository)}"
     headers = {
         "Authorization": f"Bearer {token}",
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": "2022-11-28",
-        "User-Agent": "playcanvas-backup",
     }
     owned = session is None
-    session = requests.Session() if session is None else session
+    session = http.session() if session is None else session
     try:
         with session.get(
             url, headers=headers, timeout=GITHUB_API_TIMEOUT, allow_redirects=False, stream=True

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import sys
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote, unquote, urlsplit
 
 from . import untrusted
 
@@ -64,15 +66,29 @@ class Workflow:
         """Ask the runner to hide ``secret`` in the log from here on, and redact it from
         every later message, output and summary.
 
-        Outside Actions there is no mask to ask for, and printing the command would
-        print the secret, so nothing is written.
+        Never a value shorter than 8 characters or a word (:func:`untrusted.worth_hiding`):
+        the runner would hide every occurrence of it in the log. Outside Actions there is
+        no mask to ask for, and printing the command would print the secret, so nothing
+        is written.
         """
-        if not secret:
+        if not untrusted.worth_hiding(secret):
             return
         if secret not in self._secrets:
             self._secrets.append(secret)
         if self.in_actions:
             self._command("add-mask", secret, clean=False)
+
+    def mask_url(self, url: str) -> None:
+        """Mask a signed URL: the whole link, its query, and its signature alone (raw,
+        decoded and encoded), each only if it is worth hiding."""
+        self.mask(url)
+        query = urlsplit(url).query
+        self.mask(query)
+        for name, raw in re.findall(r"(?:^|&)([^&=]*)=([^&]*)", query):
+            if _SIGNATURE.search(name):
+                value = unquote(raw)
+                for form in dict.fromkeys((raw, value, quote(value, safe=""))):
+                    self.mask(form)
 
     def clean(self, text: str, *, limit: int | None = untrusted.MAX_MESSAGE) -> str:
         """``text`` as every message goes out: one safe line, secrets redacted."""
@@ -236,6 +252,11 @@ def _redacted(value: Any, secrets: Sequence[str]) -> Any:
     if isinstance(value, dict):
         return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
     return value
+
+
+#: Query parameters that carry a URL's signature (Azure's ``sig``, S3's
+#: ``X-Amz-Signature``, GCS's ``X-Goog-Signature``, act's ``sig``, tokens, credentials).
+_SIGNATURE = re.compile(r"sig|token|credential", re.IGNORECASE)
 
 
 def _escape(data: str) -> str:

@@ -10,7 +10,10 @@ as working directory):
 2. one project by id, encrypted (``encrypt-to``) to an age key made for the demo
    (``build/demo/key.txt``), its file named by ``{project_name}``; the ``.age`` file is
    then decrypted with pyrage and, when it is installed, with the ``age`` tool, and the
-   result must hash to the ``sha256`` output.
+   result must hash to the ``sha256`` output;
+3. one project stored off-site (``s3-uri``, encrypted) in a local S3 server (moto, as the
+   tests start it), then ``playcanvas-backup restore`` fetches it back from there,
+   decrypts it with the demo's key and leaves a zip that must hash to ``sha256``.
 
 The emulator answers as PlayCanvas does (not as its documentation says): the listing of
 run 1 names the projects, but run 2's project details are refused to the API token, so
@@ -51,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from tests.artifact_service import AZURITE, ResultsService, azurite  # noqa: E402
 from tests.conftest import parse_output_file  # noqa: E402
 from tests.emulator import Emulator  # noqa: E402
+from tests.s3_server import BUCKET, CREDENTIALS, S3Server  # noqa: E402
 
 DEMO = ROOT / "build" / "demo"
 BACKUPS = "playcanvas-backups"
@@ -341,6 +345,53 @@ def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run
     return run
 
 
+def s3_run(pc: Emulator, check: Checks) -> Run:
+    """Back up to a local S3 server, encrypted, then restore from it with the demo's key."""
+    uri = f"s3://{BUCKET}/playcanvas/{{project_id}}/{{branch}}/"
+    with S3Server() as s3:
+        run = run_action(
+            f"3. project {TOWER} ({PROJECTS[TOWER]}) stored in S3 (local moto), encrypted",
+            "s3",
+            {
+                "INPUT_ACCESS-TOKEN": pc.token,
+                "INPUT_PROJECT-ID": str(TOWER),
+                "INPUT_ENCRYPT-TO": str(read_key().to_public()),
+                "INPUT_API-URL": pc.api_url,
+                "INPUT_POLL-INTERVAL": "0.5",
+                "INPUT_UPLOAD-ARTIFACT": "false",
+                "INPUT_S3-URI": uri,
+                "INPUT_S3-ENDPOINT-URL": s3.endpoint_url,
+                "INPUT_S3-REGION": "us-east-1",
+                **CREDENTIALS,
+            },
+        )
+        print("== checks")
+        check(run.status == 0, "the action exited 0")
+        stored = [str(a["s3_uri"]) for a in run.archives if a["s3_uri"]]
+        check(
+            len(stored) == 1 and stored[0].endswith(".zip.age"),
+            f"the .age file is stored in S3: {stored}",
+        )
+        restored = DEMO / "restored-from-s3"
+        command = [
+            sys.executable, str(ROOT / "entrypoint.py"), "restore", "--from", uri,
+            "--project-id", str(TOWER), "--s3-endpoint-url", s3.endpoint_url,
+            "--s3-region", "us-east-1", "--identity", str(DEMO / "key.txt"),
+            "--output", str(restored),
+        ]  # fmt: skip
+        print(f"\n$ playcanvas-backup restore --from '{uri}' --project-id {TOWER} ...")
+        status = subprocess.call(command, env={"PATH": "/usr/bin:/bin", **CREDENTIALS})
+    files = sorted(restored.glob("*.zip")) if restored.is_dir() else []
+    print("== checks")
+    check(status == 0, "restore exited 0")
+    check(
+        len(files) == 1 and sha256_of(files[0]) == run.outputs.get("sha256"),
+        "restore left one zip, of the backup's 'sha256'",
+    )
+    check(bool(files) and zip_is_sound(files[0]), "the restored zip's every CRC holds")
+    return run
+
+
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     shutil.rmtree(DEMO, ignore_errors=True)
@@ -375,6 +426,7 @@ def main() -> int:
         second = encrypted_run(pc, artifacts(), check)
         if services and second.status == 0:
             check_artifacts(services[-1], second, check)
+        s3_run(pc, check)
     seconds = time.monotonic() - started
     print(f"\n{'=' * 80}")
     if check.failed:

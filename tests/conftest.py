@@ -19,6 +19,7 @@ from playcanvas_backup import cli, retries
 from playcanvas_backup.report import ARCHIVES_FILE_PREFIX
 from tests.artifact_service import PRIVATE_EVENT
 from tests.emulator import Emulator
+from tests.s3_server import S3Server
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"
@@ -187,3 +188,10 @@ def _in_process(args: list[str], env: dict[str, str], workspace: Path) -> tuple[
 @pytest.fixture
 def action(tmp_path: Path, emulator: Emulator) -> Action:
     return Action(tmp_path, emulator)
+
+
+@pytest.fixture
+def s3() -> Iterator[S3Server]:
+    """A real S3 server (moto) on loopback behind the fault front, with two buckets."""
+    with S3Server() as server:
+        yield server

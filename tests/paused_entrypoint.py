@@ -31,16 +31,17 @@ def pause(phase: str) -> None:
 
 
 def install(phase: str) -> None:
-    from playcanvas_backup import download, encrypt  # noqa: PLC0415 - after sys.path is set
+    from playcanvas_backup import encrypt  # noqa: PLC0415 - after sys.path is set
+    from playcanvas_backup.download import fetch  # noqa: PLC0415
 
     if phase == "verifying":
-        check_file = download.check_file  # type: ignore[attr-defined]
+        check_file = fetch.check_file  # type: ignore[attr-defined]
 
         def paused_check(*args: Any, **kwargs: Any) -> Any:
             pause(phase)
             return check_file(*args, **kwargs)
 
-        download.check_file = paused_check  # type: ignore[attr-defined]
+        fetch.check_file = paused_check  # type: ignore[attr-defined]
     elif phase == "verified":
         encrypt_archive = encrypt.encrypt_archive
 

@@ -36,6 +36,8 @@ class Reply:
     length: bool = True
     #: Close the connection after this reply (say, a body shorter than its length).
     close: bool = False
+    #: Close the connection in the middle of the headers (after this many bytes of them).
+    cut_headers: int | None = None
 
 
 Script = Callable[[Request], Reply]
@@ -101,7 +103,11 @@ class ScriptedHost:
         head += [f"{name}: {value}" for name, value in reply.headers]
         if reply.length and not any(n.lower() == "content-length" for n, _ in reply.headers):
             head.append(f"Content-Length: {len(reply.body)}")
-        connection.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if reply.cut_headers is not None:
+            connection.sendall(head_bytes[: reply.cut_headers])
+            return False
+        connection.sendall(head_bytes)
         if reply.trickle is None:
             connection.sendall(reply.body)
         else:

@@ -61,6 +61,8 @@ def test_backs_up_the_main_branch_and_sets_every_output(action: Action, emulator
             "encrypted_size": None,
             "artifact_id": None,
             "artifact_url": None,
+            "s3_uri": None,
+            "s3_version_id": None,
             "error": None,
         }
     ]
@@ -650,6 +652,51 @@ def test_an_unusable_path_exits_2_before_any_request(action: Action, emulator: E
     assert run.exit_code == 2
     assert "Input 'path'" in run.stdout and "cannot be created" in run.stdout
     assert emulator.requests == []
+
+
+def test_a_day_long_export_limit_ends_the_run_within_its_timeout_with_outputs(
+    action: Action, emulator: Emulator
+) -> None:
+    emulator.faults.export_reset_in = 86_340
+    started = time.monotonic()
+
+    run = action(project_id=f"{PROJECT}, {OTHER_PROJECT}", timeout="5")
+
+    assert time.monotonic() - started < 5 + 3
+    assert run.exit_code == 1
+    saved, failed = run.archives
+    assert saved["error"] is None and (run.workspace / str(saved["path"])).is_file()
+    assert str(failed["error"]).startswith(
+        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than 'timeout'"
+    )
+    assert "1 of 2 archives saved" in run.summary
+
+
+def test_a_slow_account_listing_ends_within_the_timeout(action: Action, emulator: Emulator) -> None:
+    emulator.add_organization(4242, {5000 + n: f"p{n}" for n in range(40)})
+    emulator.faults.project_page_size = 1
+    emulator.faults.listing_page_seconds = 0.5
+    started = time.monotonic()
+
+    run = action(project_id="", user_id="4242", timeout="3")
+
+    assert time.monotonic() - started < 3 + 3
+    assert run.exit_code == 1
+    assert "Listing the projects of account 4242" in run.log
+    assert "'timeout' (3 s)" in run.log
+    assert len(emulator.api_requests("GET", "/users/")) < 10
+
+
+def test_sigterm_ends_a_download_in_flight_within_seconds(action: Action) -> None:
+    process, _ = start_slow_run(action)
+    time.sleep(0.5)
+
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+    assert process.returncode == 143
+    assert time.monotonic() - stopped < 3
 
 
 def test_a_with_key_that_is_no_input_is_warned_about_and_the_run_goes_on(

@@ -3,13 +3,17 @@ and the official @actions/artifact client as a peer."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
+import time
 import urllib.parse
 import zipfile
 import zlib
@@ -32,9 +36,11 @@ from playcanvas_backup.artifact.service import BackendIds
 from playcanvas_backup.artifact.upload import expiry
 from playcanvas_backup.artifact.zipstream import StoredZip
 from playcanvas_backup.config import ArtifactRuntime
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import Archive
-from playcanvas_backup.errors import ArtifactError
-from playcanvas_backup.retries import BLOB_UPLOAD, BlobUploadPolicy
+from playcanvas_backup.errors import ArtifactError, TimedOut
+from playcanvas_backup.retries import BLOB_UPLOAD, Policy
+from playcanvas_backup.workflow import Workflow
 from tests.act_server import ActArtifactServer, fnv32a
 from tests.artifact_service import (
     AZURITE,
@@ -158,11 +164,18 @@ class Recorder:
         self.lines: list[str] = []
         self.warnings: list[str] = []
         self.waits: list[float] = []
+        self._workflow = Workflow({}, out=io.StringIO())
+
+    def mask_url(self, url: str) -> None:
+        """What the runner is asked to mask for a URL (the one masker's choice)."""
+        before = len(self._workflow.secrets)
+        self._workflow.mask_url(url)
+        self.masked += self._workflow.secrets[before:]
 
 
 SMALL_BLOCKS = 256 << 10
 #: For the stall tests: a block that moves nothing for a second is given up on.
-QUICK = BlobUploadPolicy(stall_timeout=1.0, attempts=2)
+QUICK = dataclasses.replace(BLOB_UPLOAD, stall_timeout=1.0, attempts=2)
 
 
 def uploader(
@@ -173,7 +186,7 @@ def uploader(
     retention_days: int | None = None,
     cap: int | None = None,
     block_size: int = 8 << 20,
-    policy: BlobUploadPolicy = BLOB_UPLOAD,
+    policy: Policy = BLOB_UPLOAD,
 ) -> ArtifactUploader:
     env = service.env()
     runtime = ArtifactRuntime(
@@ -189,6 +202,7 @@ def uploader(
         retention_days=retention_days,
         overwrite=overwrite,
         mask=record.masked.append,
+        mask_url=record.mask_url,
         log=record.lines.append,
         warn=record.warnings.append,
         sleep=record.waits.append,
@@ -452,6 +466,44 @@ def test_a_stalled_block_is_given_up_on(act: ActArtifactServer, archive: Archive
     assert_no_secret(url, str(failure.value), *record.lines)
 
 
+def test_a_stalled_store_is_given_up_on_by_the_archives_deadline(
+    act: ActArtifactServer, archive: Archive
+) -> None:
+    act.faults.stall_blocks = 100
+    record = Recorder()
+    started = time.monotonic()
+    with pytest.raises(TimedOut, match=r"artifact upload \(block 1\) did not finish within"):
+        uploader(act, record)(archive, "a", Deadline.after(2, clock=time.time))
+
+    assert time.monotonic() - started < 4  # the store's own stall limit is 300 s
+    assert len(act.block_puts()) == 1
+
+
+def test_a_signal_abandons_a_stalled_block_without_waiting_for_it(
+    act: ActArtifactServer, archive: Archive
+) -> None:
+    """SIGTERM's handler raises in the main thread: the blocks in flight on their own
+    threads are abandoned, not waited for (the store's stall limit is 300 s)."""
+
+    class Stop(BaseException):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    act.faults.stall_blocks = 100
+    previous = signal.signal(signal.SIGUSR1, stop)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Stop):
+            uploader(act, Recorder())(archive, "a")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+    assert time.monotonic() - started < 3
+
+
 def test_a_stalled_block_is_sent_again(act: ActArtifactServer, archive: Archive) -> None:
     act.faults.stall_blocks = 1
     record = Recorder()
@@ -645,6 +697,21 @@ def test_the_action_uploads_through_an_act_style_server(
     masks = {line for line in run.stdout.splitlines() if line.startswith("::add-mask::")}
     assert f"::add-mask::{signature}" in masks
     assert signature not in "\n".join(line for line in run.log.splitlines() if line not in masks)
+
+
+def test_a_stalled_artifact_store_ends_the_run_within_its_timeout_with_outputs(
+    action: Action, act: ActArtifactServer
+) -> None:
+    act.faults.stall_blocks = 100
+    started = time.monotonic()
+
+    run = action(upload_artifact="true", timeout="3", env=act.env())
+
+    assert time.monotonic() - started < 3 + 3
+    assert run.exit_code == 1
+    (archive,) = run.archives
+    assert (run.workspace / str(archive["path"])).is_file()  # the saved archive stays
+    assert "did not finish within 'timeout' (3 s)" in str(archive["error"])
 
 
 @needs_node

@@ -9,6 +9,7 @@ import pytest
 
 from playcanvas_backup.config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from playcanvas_backup.errors import InputError
+from playcanvas_backup.http import Network
 from tests.artifact_service import PRIVATE_EVENT
 
 TOKEN = "tok"
@@ -346,9 +347,9 @@ def test_a_bad_recipient_is_an_input_error_that_does_not_echo_it() -> None:
     assert error.input_name == "encrypt-to" and "AGE-SECRET-KEY-1QQQQ" not in str(error)
 
 
-def test_the_download_reads_only_its_proxy_and_ca_settings_from_the_environment() -> None:
+def test_the_network_settings_read_only_the_proxy_and_ca_variables() -> None:
     env = {"HTTPS_PROXY": "http://127.0.0.1:3128", "HOME": "/root", "NETRC": "/root/.netrc"}
-    assert settings(env).download_env == {"HTTPS_PROXY": "http://127.0.0.1:3128"}
+    assert settings(env).network == Network(https_proxy="http://127.0.0.1:3128")
 
 
 # -- docker://: no action.yml between the workflow and the action ---------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import ipaddress
 import os
 import socket
@@ -20,8 +21,12 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from playcanvas_backup import http
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import MAX_ATTEMPTS, download
-from playcanvas_backup.errors import DownloadFailed, VerificationFailed
+from playcanvas_backup.errors import DownloadFailed, TimedOut, VerificationFailed
+from playcanvas_backup.http import Network
+from playcanvas_backup.workflow import Workflow
 from tests.emulator import Emulator
 from tests.emulator.archives import data_start, declared_bomb, zip_bytes
 from tests.scripted_host import Reply, Request, ScriptedHost, serve_bytes, untrusted_tls
@@ -56,7 +61,7 @@ def served(pc: Emulator) -> bytes:
 
 def test_hashes_and_crcs_in_the_same_pass(pc: Emulator, tmp_path: Path) -> None:
     target = tmp_path / "a.zip"
-    archive = download(lambda: link(pc), target, session=requests.Session(), want_crc32=True)
+    archive = download(lambda: link(pc), target, session=http.session(), want_crc32=True)
 
     data = served(pc)
     assert target.read_bytes() == data
@@ -69,7 +74,7 @@ def test_gives_up_after_the_attempts_and_leaves_nothing(pc: Emulator, tmp_path: 
     pc.faults.drops, pc.faults.drop_after, pc.faults.no_range = 1000, 100, True
 
     with pytest.raises(DownloadFailed, match=f"after {MAX_ATTEMPTS} attempts"):
-        download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session(), sleep=no_wait)
+        download(lambda: link(pc), tmp_path / "a.zip", session=http.session(), sleep=no_wait)
 
     assert len(pc.downloads()) == MAX_ATTEMPTS
     assert list(tmp_path.iterdir()) == []
@@ -80,7 +85,7 @@ def test_checks_free_space_before_writing(pc: Emulator, tmp_path: Path) -> None:
         download(
             lambda: link(pc),
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             disk_free=lambda folder: 1000,
         )
 
@@ -92,7 +97,7 @@ def test_a_corrupt_zip_is_not_kept(pc: Emulator, tmp_path: Path) -> None:
     pc.faults.corrupt_zip = True
 
     with pytest.raises(VerificationFailed, match="CRC"):
-        download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session())
+        download(lambda: link(pc), tmp_path / "a.zip", session=http.session())
 
     assert list(tmp_path.iterdir()) == []
 
@@ -105,7 +110,7 @@ def test_an_existing_archive_is_replaced_only_when_the_new_one_is_good(
     pc.faults.corrupt_zip = True
 
     with pytest.raises(VerificationFailed):
-        download(lambda: link(pc), target, session=requests.Session())
+        download(lambda: link(pc), target, session=http.session())
 
     assert target.read_bytes() == b"yesterday's backup"
 
@@ -121,7 +126,7 @@ def test_never_puts_the_signed_url_in_a_message(tmp_path: Path) -> None:
         download(
             lambda: url,
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             sleep=no_wait,
             log=lines.append,
         )
@@ -137,7 +142,7 @@ def test_refuses_a_plain_http_link_to_another_host(tmp_path: Path) -> None:
         download(
             lambda: "http://storage.example.com/a.zip?sig=1",
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
         )
 
     assert list(tmp_path.iterdir()) == []
@@ -148,7 +153,7 @@ def test_an_interrupted_download_leaves_nothing(pc: Emulator, tmp_path: Path) ->
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        download(cancelled, tmp_path / "a.zip", session=requests.Session())
+        download(cancelled, tmp_path / "a.zip", session=http.session())
 
     assert list(tmp_path.iterdir()) == []
 
@@ -161,7 +166,7 @@ def test_reports_progress_every_few_seconds(pc: Emulator, tmp_path: Path) -> Non
     download(
         lambda: link(pc),
         tmp_path / "a.zip",
-        session=requests.Session(),
+        session=http.session(),
         log=lines.append,
         clock=lambda: float(next(ticks)),
     )
@@ -175,7 +180,7 @@ def test_reports_progress_every_few_seconds(pc: Emulator, tmp_path: Path) -> Non
 
 def test_gives_the_archive_the_usual_file_mode(pc: Emulator, tmp_path: Path) -> None:
     target = tmp_path / "a.zip"
-    download(lambda: link(pc), target, session=requests.Session())
+    download(lambda: link(pc), target, session=http.session())
 
     umask = os.umask(0o022)
     os.umask(umask)
@@ -184,14 +189,14 @@ def test_gives_the_archive_the_usual_file_mode(pc: Emulator, tmp_path: Path) -> 
 
 WRITE_LIMITED = """
 import resource, signal, sys
-import requests
 from pathlib import Path
+from playcanvas_backup import http
 from playcanvas_backup.download import download
 from playcanvas_backup.errors import DownloadFailed
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
 try:
-    download(lambda: sys.argv[1], Path(sys.argv[2]), session=requests.Session())
+    download(lambda: sys.argv[1], Path(sys.argv[2]), session=http.session())
 except DownloadFailed as exc:
     print(exc)
     sys.exit(3)
@@ -220,7 +225,7 @@ def test_a_failing_disk_is_final_and_leaves_nothing(pc: Emulator, tmp_path: Path
 def test_checks_the_zip_in_the_same_pass(pc: Emulator, tmp_path: Path) -> None:
     lines: list[str] = []
 
-    download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session(), log=lines.append)
+    download(lambda: link(pc), tmp_path / "a.zip", session=http.session(), log=lines.append)
 
     assert not any("reading it back" in line for line in lines), lines
 
@@ -232,7 +237,7 @@ def test_a_resumed_download_continues_the_zip_check(pc: Emulator, tmp_path: Path
     archive = download(
         lambda: link(pc),
         tmp_path / "a.zip",
-        session=requests.Session(),
+        session=http.session(),
         sleep=no_wait,
         log=lines.append,
     )
@@ -249,7 +254,7 @@ def test_a_download_started_over_restarts_the_zip_check(pc: Emulator, tmp_path: 
     archive = download(
         lambda: link(pc),
         tmp_path / "a.zip",
-        session=requests.Session(),
+        session=http.session(),
         sleep=no_wait,
         log=lines.append,
     )
@@ -267,7 +272,7 @@ def fetch_bytes(data: bytes, tmp_path: Path, **options: Any) -> tuple[Path, list
         download(
             lambda: host.url("/a.zip?sig=1"),
             target,
-            session=requests.Session(),
+            session=http.session(),
             sleep=no_wait,
             log=lines.append,
             **options,
@@ -326,7 +331,7 @@ def test_logs_progress_while_reading_a_long_archive_back(tmp_path: Path) -> None
 # -- a hostile download host ----------------------------------------------------------------
 
 
-class LoopbackOnly(requests.Session):
+class LoopbackOnly(http.Session):
     """A session that fails the test if it is ever asked to connect off this machine."""
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
@@ -337,7 +342,6 @@ class LoopbackOnly(requests.Session):
 
 def test_follows_a_redirect_and_masks_and_redacts_each_hop(tmp_path: Path) -> None:
     data = zip_bytes({"a.txt": b"hello"})
-    masked: list[str] = []
     lines: list[str] = []
 
     def script(request: Request) -> Reply:
@@ -345,17 +349,20 @@ def test_follows_a_redirect_and_masks_and_redacts_each_hop(tmp_path: Path) -> No
             return Reply(302, [("Location", "/final?sig=hop-two-secret")])
         return serve_bytes(data)(request)
 
+    workflow = Workflow({}, out=io.StringIO())
     with ScriptedHost(script) as host:
         download(
             lambda: host.url("/start?sig=first"),
             tmp_path / "a.zip",
             session=LoopbackOnly(),
-            mask=masked.append,
+            mask=workflow.mask_url,
             log=lines.append,
         )
 
     assert (tmp_path / "a.zip").read_bytes() == data
+    masked = workflow.secrets
     assert host.url("/final?sig=hop-two-secret") in masked and "sig=hop-two-secret" in masked
+    assert "hop-two-secret" in masked
     assert not any("hop-two-secret" in line for line in lines)
 
 
@@ -434,7 +441,7 @@ def test_a_gzip_body_is_never_saved_even_without_verify(tmp_path: Path) -> None:
         download(
             lambda: host.url("/a.zip"),
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             verify_zip=False,
             sleep=no_wait,
         )
@@ -451,7 +458,7 @@ def test_an_invalid_content_length_fails_cleanly(length: str, tmp_path: Path) ->
         ScriptedHost(lambda request: reply) as host,
         pytest.raises(DownloadFailed, match="invalid Content-Length"),
     ):
-        download(lambda: host.url("/a.zip"), tmp_path / "a.zip", session=requests.Session())
+        download(lambda: host.url("/a.zip"), tmp_path / "a.zip", session=http.session())
 
     assert list(tmp_path.iterdir()) == []
 
@@ -470,14 +477,14 @@ def test_a_host_trickling_bytes_fails_when_the_deadline_passes(tmp_path: Path) -
 
     with (
         ScriptedHost(lambda request: reply) as host,
-        pytest.raises(DownloadFailed, match="before the deadline"),
+        pytest.raises(TimedOut, match="did not finish within 'timeout' \\(300 s\\)"),
     ):
         download(
             lambda: host.url("/a.zip"),
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             clock=clock,
-            deadline=300.0,
+            deadline=Deadline(300.0, clock, 300),
             sleep=no_wait,
         )
 
@@ -495,14 +502,14 @@ def test_retries_never_wait_past_the_deadline(pc: Emulator, tmp_path: Path) -> N
         waits.append(seconds)
         now[0] += seconds
 
-    with pytest.raises(DownloadFailed, match="before the deadline"):
+    with pytest.raises(TimedOut, match="longer than 'timeout' \\(5 s\\)"):
         download(
             lambda: link(pc),
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             clock=lambda: now[0],
             sleep=sleep,
-            deadline=5.0,
+            deadline=Deadline(5.0, lambda: now[0], 5),
         )
 
     assert sum(waits) <= 5.0
@@ -519,9 +526,8 @@ def test_a_certificate_failure_is_final_at_once(tmp_path: Path) -> None:
         download(
             lambda: host.url("/a.zip?sig=1"),
             tmp_path / "out" / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             sleep=waits.append,
-            environ={},
         )
 
     assert waits == []
@@ -551,7 +557,7 @@ def test_sends_no_netrc_credentials(
     monkeypatch.setenv("HOME", str(netrc.parent))
     monkeypatch.setenv("NETRC", str(netrc))
 
-    download(lambda: link(pc), tmp_path / "a.zip", session=requests.Session())
+    download(lambda: link(pc), tmp_path / "a.zip", session=http.session())
 
     assert "Authorization" not in pc.downloads()[0].headers
 
@@ -566,10 +572,9 @@ def test_uses_the_proxy_from_https_proxy_only(tmp_path: Path) -> None:
         download(
             lambda: "https://storage.example/a.zip?sig=1",
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(Network(https_proxy=proxy.origin)),
             sleep=no_wait,
             resolve=lambda host, port: pytest.fail("resolved although a proxy connects"),
-            environ={"HTTPS_PROXY": proxy.origin, "HTTP_PROXY": "http://127.0.0.9:1"},
         )
 
     assert proxy.requests[0].method == "CONNECT"
@@ -581,9 +586,8 @@ def test_no_proxy_sends_the_download_direct_with_the_address_check(tmp_path: Pat
         download(
             lambda: "https://storage.example/a.zip?sig=1",
             tmp_path / "a.zip",
-            session=LoopbackOnly(),
+            session=LoopbackOnly(Network(https_proxy="http://127.0.0.9:1", no_proxy=".example")),
             resolve=lambda host, port: ["10.1.2.3"],
-            environ={"HTTPS_PROXY": "http://127.0.0.9:1", "NO_PROXY": ".example"},
         )
 
 
@@ -600,9 +604,105 @@ def test_receives_a_chunked_body_whole(tmp_path: Path) -> None:
         archive = download(
             lambda: host.url("/a.zip"),
             tmp_path / "a.zip",
-            session=requests.Session(),
+            session=http.session(),
             log=lines.append,
         )
 
     assert archive.sha256 == hashlib.sha256(data).hexdigest()
     assert not any("reading it back" in line for line in lines), lines
+
+
+# -- verify: false still checks what it can ---------------------------------------------------
+
+
+def test_without_verify_a_body_shorter_than_its_length_is_not_kept(tmp_path: Path) -> None:
+    reply = Reply(200, [("Content-Length", "1000")], b"x" * 10, length=False, close=True)
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(DownloadFailed, match=r"after 10 of 1000 bytes|broke off after 10 bytes"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=http.session(),
+            verify_zip=False,
+            sleep=no_wait,
+        )
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_without_verify_a_body_without_a_length_is_not_kept(tmp_path: Path) -> None:
+    data = zip_bytes({"a.txt": b"hello"})
+
+    with (
+        ScriptedHost(lambda request: Reply(200, [], data, length=False)) as host,
+        pytest.raises(DownloadFailed, match="without its length, and 'verify' is false"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=http.session(),
+            verify_zip=False,
+            sleep=no_wait,
+        )
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_with_verify_a_body_without_a_length_is_kept_once_its_zip_is_verified(
+    tmp_path: Path,
+) -> None:
+    data = zip_bytes({"a.txt": b"hello"})
+
+    with ScriptedHost(lambda request: Reply(200, [], data, length=False)) as host:
+        archive = download(lambda: host.url("/a.zip"), tmp_path / "a.zip", session=http.session())
+
+    assert archive.path.read_bytes() == data
+
+
+@pytest.mark.parametrize("verify", [True, False])
+@pytest.mark.parametrize("cut", [0, 12, 30])
+def test_a_connection_cut_inside_the_headers_is_retried(
+    tmp_path: Path, verify: bool, cut: int
+) -> None:
+    data = zip_bytes({"a.txt": b"hello"})
+    whole = serve_bytes(data)
+    replies = iter([Reply(200, [], data, cut_headers=cut)])
+
+    def script(request: Request) -> Reply:
+        return next(replies, None) or whole(request)
+
+    with ScriptedHost(script) as host:
+        archive = download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=http.session(),
+            verify_zip=verify,
+            sleep=no_wait,
+        )
+
+    assert archive.path.read_bytes() == data
+    assert len(host.requests) == 2
+
+
+def test_a_stalled_download_host_is_left_when_the_deadline_passes(tmp_path: Path) -> None:
+    """No byte for 30 s: the socket's timeout is the deadline's, not the 60 s stall limit."""
+    reply = Reply(200, [], b"ab", trickle=30)
+    started = time.monotonic()
+
+    with (
+        ScriptedHost(lambda request: reply) as host,
+        pytest.raises(TimedOut, match=r"'timeout' \(2 s\)"),
+    ):
+        download(
+            lambda: host.url("/a.zip"),
+            tmp_path / "a.zip",
+            session=http.session(),
+            deadline=Deadline.after(2, clock=time.monotonic),
+            sleep=no_wait,
+        )
+
+    assert time.monotonic() - started < 4
+    assert list(tmp_path.iterdir()) == []

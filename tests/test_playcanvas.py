@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from playcanvas_backup import retries
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.errors import (
     ApiError,
     ApiUnreachable,
     BackupError,
     RateLimited,
-    RateLimitPastDeadline,
+    TimedOut,
     TransientError,
 )
 from playcanvas_backup.playcanvas import (
@@ -54,8 +55,8 @@ def client(pc: Emulator, sleep: Sleeps | None = None) -> PlayCanvasApi:
     return PlayCanvasApi(pc.api_url, pc.token, sleep=sleep, clock=sleep.clock)
 
 
-def later(seconds: float = 60) -> float:
-    return time.time() + seconds
+def later(seconds: float = 60, clock: Callable[[], float] = time.time) -> Deadline:
+    return Deadline.after(seconds, clock=clock)
 
 
 def test_accepts_any_2xx_for_an_export(pc: Emulator) -> None:
@@ -87,7 +88,7 @@ def test_a_429_is_retried_after_a_short_wait(pc: Emulator) -> None:
     pc.faults.rate_limited = 1
     sleeps = Sleeps()
 
-    assert client(pc, sleeps).get_job(job.id, deadline=later()).id == job.id
+    assert client(pc, sleeps).get_job(job.id, deadline=later(60, sleeps.clock)).id == job.id
     assert len(sleeps.waits) == 1 and 1 <= sleeps.waits[0] <= 2  # Retry-After 1, backoff 1-2
     assert len(pc.api_requests("GET")) == 2
 
@@ -97,7 +98,7 @@ def test_a_429_waits_as_long_as_retry_after_says(pc: Emulator) -> None:
     sleeps = Sleeps()
 
     with pytest.raises(RateLimited):
-        client(pc, sleeps).get_job(1, deadline=later(600))
+        client(pc, sleeps).get_job(1, deadline=later(600, sleeps.clock))
 
     assert sleeps.waits[0] == 45
 
@@ -110,7 +111,7 @@ def test_a_429_waits_at_least_the_growing_backoff(pc: Emulator, retry_after: str
     sleeps = Sleeps()
 
     with pytest.raises(RateLimited):
-        client(pc, sleeps).get_job(1, deadline=later(3600))
+        client(pc, sleeps).get_job(1, deadline=later(3600, sleeps.clock))
 
     assert len(pc.api_requests()) == retries.API.uncounted_in_a_row
     assert all(wait >= 1 for wait in sleeps.waits)
@@ -127,7 +128,7 @@ def test_a_reset_past_the_deadline_fails_without_waiting(pc: Emulator) -> None:
     job = api.start_export(7, branch_id=None, deadline=later())
     api.get_job(job.id, deadline=later())
 
-    with pytest.raises(RateLimitPastDeadline, match=r"rate limit resets in 86[0-9]{3} s"):
+    with pytest.raises(TimedOut, match=r"PlayCanvas asked us to wait 2[34] h [0-9]+ min"):
         api.get_job(job.id, deadline=later(600))
 
     assert sleeps.waits == []
@@ -162,8 +163,8 @@ def test_a_429_that_outlasts_the_deadline_gives_up(pc: Emulator) -> None:
     pc.faults.rate_limited = 100
     sleeps = Sleeps()
 
-    with pytest.raises(RateLimited):
-        client(pc, sleeps).start_export(7, branch_id=None, deadline=later(0.5))
+    with pytest.raises(TimedOut, match="asked us to wait"):
+        client(pc, sleeps).start_export(7, branch_id=None, deadline=later(0.5, sleeps.clock))
 
     assert sleeps.waits == []
 
@@ -173,7 +174,7 @@ def test_server_errors_are_retried_then_given_up(pc: Emulator) -> None:
     sleeps = Sleeps()
 
     with pytest.raises(TransientError, match="503"):
-        client(pc, sleeps).list_branches(7, deadline=later(600))
+        client(pc, sleeps).list_branches(7, deadline=later(600, sleeps.clock))
 
     assert len(pc.api_requests()) == MAX_ATTEMPTS
     assert len(sleeps.waits) == MAX_ATTEMPTS - 1
@@ -249,13 +250,24 @@ def test_the_branch_list_stops_at_the_deadline(pc: Emulator) -> None:
 
     api = PlayCanvasApi(pc.api_url, pc.token, sleep=Sleeps(), clock=clock)
     with pytest.raises(BackupError, match="timeout"):
-        api.list_branches(7, deadline=start + 30)
+        api.list_branches(7, deadline=Deadline(start + 30, clock, 30))
 
     assert len(pc.api_requests()) < 10
 
 
 def test_an_answer_over_the_size_cap_is_refused(pc: Emulator) -> None:
     pc.hostile.huge_body = MAX_BODY + 1
+
+    with pytest.raises(ApiError, match="more than 4 MiB"):
+        client(pc).get_job(1, deadline=later())
+
+    assert len(pc.api_requests()) == 1
+
+
+def test_an_answer_over_the_size_cap_without_a_length_is_cut_off_while_read(
+    pc: Emulator,
+) -> None:
+    pc.hostile.huge_body, pc.hostile.huge_body_length = 64 * MAX_BODY, False
 
     with pytest.raises(ApiError, match="more than 4 MiB"):
         client(pc).get_job(1, deadline=later())

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from playcanvas_backup.errors import ApiError
+from playcanvas_backup.deadline import Deadline
+from playcanvas_backup.errors import ApiError, TimedOut
 from playcanvas_backup.playcanvas import MAX_PROJECT_PAGES, LookupRefused, PlayCanvasApi, Project
 from tests.emulator import Emulator
 from tests.emulator.server import DEFAULT_OWNER
@@ -32,8 +33,8 @@ def client(pc: Emulator, token: str | None = None) -> PlayCanvasApi:
     return PlayCanvasApi(pc.api_url, token or pc.token, sleep=lambda _: None)
 
 
-def later() -> float:
-    return time.time() + 60
+def later() -> Deadline:
+    return Deadline.after(60, clock=time.time)
 
 
 def test_lists_every_project_of_an_organization_with_names_and_owner(pc: Emulator) -> None:
@@ -185,3 +186,24 @@ def test_a_project_item_without_a_numeric_id_is_not_a_project() -> None:
 
 def test_a_project_item_with_odd_fields_keeps_what_is_usable() -> None:
     assert Project.from_json({"id": 5, "name": None, "owner_id": "7"}) == Project(5, "", None)
+
+
+def test_a_listing_that_repeats_its_page_is_an_error_not_a_silent_end(pc: Emulator) -> None:
+    pc.faults.listing_body = {"result": [{"id": 1, "name": "a"}], "pagination": {"hasMore": True}}
+
+    with pytest.raises(ApiError, match="kept listing the projects of account 4242"):
+        client(pc).list_projects(STUDIO, deadline=later())
+    assert len(pc.api_requests("GET")) == 2
+
+
+def test_the_project_listing_stops_at_the_deadline_between_pages(pc: Emulator) -> None:
+    pc.add_organization(5, {1000 + n: f"p{n}" for n in range(50)})
+    pc.faults.project_page_size = 1
+    start = time.time()
+
+    def clock() -> float:  # every page takes five seconds
+        return start + 5 * len(pc.api_requests())
+
+    with pytest.raises(TimedOut, match="Listing the projects of account 5"):
+        client(pc).list_projects(5, deadline=Deadline(start + 30, clock, 30))
+    assert len(pc.api_requests("GET")) == 6

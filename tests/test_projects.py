@@ -10,7 +10,6 @@ import pytest
 from playcanvas_backup.errors import InputError
 from playcanvas_backup.inputs import (
     parse_boolean,
-    parse_dry_run,
     parse_retention_cap,
     parse_retention_days,
     parse_user_id,
@@ -185,17 +184,17 @@ def test_a_long_bad_user_id_is_shortened_in_the_message() -> None:
 
 
 def test_dry_run_defaults_to_false_and_reads_true_in_any_case() -> None:
-    assert (parse_dry_run(""), parse_dry_run("TRUE"), parse_dry_run("False")) == (
-        False,
-        True,
-        False,
-    )
+    assert (
+        parse_boolean("dry-run", "", default=False),
+        parse_boolean("dry-run", "TRUE", default=False),
+        parse_boolean("dry-run", "False", default=False),
+    ) == (False, True, False)
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "on", "tru"])
 def test_dry_run_refuses_what_is_not_true_or_false(value: str) -> None:
     with pytest.raises(InputError, match="is not a boolean") as raised:
-        parse_dry_run(value)
+        parse_boolean("dry-run", value, default=False)
 
     assert raised.value.input_name == "dry-run"
 

@@ -67,6 +67,8 @@ def test_describes_the_first_saved_archive_even_when_another_failed() -> None:
         "encrypted_size": None,
         "artifact_id": None,
         "artifact_url": None,
+        "s3_uri": None,
+        "s3_version_id": None,
         "error": "Project not found",
     }
     assert "artifact-id" not in values
@@ -112,9 +114,9 @@ def test_outputs_carry_branch_names_and_errors_cleaned() -> None:
 
 
 def test_outputs_and_summary_redact_the_secrets() -> None:
-    result = ArchiveResult(1, "main", None, error='token "p|`c\\1" and https://h/x?sig=abc')
-    values = outputs([result], WORKSPACE, secrets=["p|`c\\1"])
-    text = summary([result], WORKSPACE, secrets=["p|`c\\1"])
+    result = ArchiveResult(1, "main", None, error='token "p|`c\\1-42" and https://h/x?sig=abc')
+    values = outputs([result], WORKSPACE, secrets=["p|`c\\1-42"])
+    text = summary([result], WORKSPACE, secrets=["p|`c\\1-42"])
 
     for written in (values["archives"], text):
         assert "p|`c" not in written and "p\\|`c" not in written and "sig=abc" not in written
@@ -257,7 +259,7 @@ needs_jq = pytest.mark.skipif(
     reason="jq is not installed (Debian: apt-get install jq)",
 )
 
-HOSTILE = ['Bearer x"', 'http://a?b"', "https://h/x?sig=abc\\", 'p"w\\"', "tok\u2028en"]
+HOSTILE = ['Bearer x"', 'http://a?b"', "https://h/x?sig=abc\\", 'p"w\\"-42', "tok\u2028en"]
 
 
 def jq(text: str, program: str = "length") -> str:
@@ -276,7 +278,7 @@ def test_archives_parses_with_jq_whatever_the_names(tmp_path: Path, name: str) -
     workflow = Workflow(
         {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "out")}, out=io.StringIO()
     )
-    workflow.mask('p"w\\"')
+    workflow.mask('p"w\\"-42')  # a secret: 8 characters at least
 
     workflow.set_outputs(outputs([result], WORKSPACE, secrets=workflow.secrets))
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from playcanvas_backup import retries
-from playcanvas_backup.errors import RateLimited, TransientError
+from playcanvas_backup.deadline import Deadline
+from playcanvas_backup.errors import RateLimited, TimedOut, TransientError
 
 
 class Flaky:
@@ -96,15 +99,57 @@ def test_server_errors_stop_after_the_policys_attempts() -> None:
 
 
 def test_no_wait_goes_past_the_deadline() -> None:
-    now = [100.0]
     flaky = Flaky(RateLimited("429", retry_after=30.0))
-    policy = retries.API.retrying(
-        TransientError, sleep=lambda s: None, deadline=120.0, clock=lambda: now[0]
-    )
+    deadline = Deadline(120.0, lambda: 100.0, 20.0)
+    policy = retries.API.retrying(TransientError, sleep=lambda s: None, deadline=deadline)
 
-    with pytest.raises(RateLimited):
+    with pytest.raises(TimedOut, match=r"asked us to wait 30\.0 s; longer than 'timeout' \(20 s\)"):
         policy(flaky)
     assert flaky.calls == 1
+
+
+def test_a_wait_past_the_deadline_fails_with_the_last_failure_as_its_cause() -> None:
+    deadline = Deadline(120.0, lambda: 100.0, 20.0)
+    policy = retries.DOWNLOAD.retrying(TransientError, sleep=lambda s: None, deadline=deadline)
+
+    with pytest.raises(TimedOut) as raised:
+        policy(Flaky(*[TransientError("503") for _ in range(20)]))
+    assert isinstance(raised.value.__cause__, TransientError)
+    assert str(raised.value).startswith("503. The archive download's retry asked us to wait")
+
+
+@pytest.mark.parametrize(
+    ("policy", "status", "retried"),
+    [
+        (retries.API, 429, True),
+        (retries.API, 503, True),
+        (retries.API, 404, False),
+        (retries.DOWNLOAD, 500, True),
+        (retries.DOWNLOAD, 403, False),
+        (retries.ARTIFACT, 501, False),
+        (retries.ARTIFACT, 502, True),
+        (retries.BLOB_UPLOAD, 408, True),
+        (retries.BLOB_UPLOAD, 409, False),
+    ],
+)
+def test_each_policy_says_which_statuses_are_retried(
+    policy: retries.Policy, status: int, retried: bool
+) -> None:
+    assert policy.retried_status(status) is retried
+
+
+def test_connection_faults_are_retried_but_not_certificate_failures_or_unusable_urls() -> None:
+    certificate = requests.exceptions.SSLError(ssl.SSLCertVerificationError("bad"))
+    assert retries.retried_error(requests.ConnectionError("reset"))
+    assert retries.retried_error(requests.ReadTimeout("slow"))
+    assert not retries.retried_error(certificate)
+    assert not retries.retried_error(requests.exceptions.InvalidURL("x"))
+
+
+def test_the_exception_chain_is_walked_through_causes_and_arguments() -> None:
+    inner = TimeoutError("slow")
+    outer = requests.ConnectionError(OSError(inner))
+    assert inner in retries.causes(outer)
 
 
 def test_final_failures_are_not_retried() -> None:

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from playcanvas_backup import playcanvas
+from playcanvas_backup import http, playcanvas
 from playcanvas_backup.config import load
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import Archive
 from playcanvas_backup.playcanvas import PlayCanvasApi
 from playcanvas_backup.report import ArchiveResult
@@ -73,7 +73,7 @@ def back_up(
     settings = load(given, {}, cwd=folder)
     log = io.StringIO()
     workflow = Workflow({}, out=log, err=log)
-    with requests.Session() as api_session, requests.Session() as download_session:
+    with http.session() as api_session, http.session() as download_session:
         api = PlayCanvasApi(
             settings.api_url,
             settings.access_token,
@@ -98,7 +98,7 @@ def back_up(
 def test_an_unexpected_exception_fails_its_archive_only(
     pc: Emulator, clock: EmulatedClock, tmp_path: Path
 ) -> None:
-    def upload(archive: Archive, name: str) -> tuple[int, str]:
+    def upload(archive: Archive, name: str, deadline: Deadline) -> tuple[int, str]:
         if "-1-" in name + "-":
             raise OSError(28, "No space left on device")
         return 7, "https://github.example/artifacts/7"
@@ -117,7 +117,7 @@ def test_file_names_and_artifact_names_do_not_collide_with_each_other(
 ) -> None:
     names: list[str] = []
 
-    def upload(archive: Archive, name: str) -> tuple[int, str]:
+    def upload(archive: Archive, name: str, deadline: Deadline) -> tuple[int, str]:
         names.append(name)
         return len(names), f"https://github.example/artifacts/{len(names)}"
 
@@ -304,3 +304,35 @@ def test_paces_exports_within_the_strict_limit(clock: EmulatedClock, tmp_path: P
         assert len(exports) == 12
         assert exports[-1] - exports[0] >= 2 * 59  # three windows of 5
         assert "more exports to start: waiting" in log
+
+
+def test_a_day_long_export_limit_fails_the_waiting_archive_within_the_timeout(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.export_reset_in = 86_340
+    start = clock.now
+
+    results, _ = back_up(pc, clock, tmp_path, project_id="1 2", timeout="5")
+
+    first, second = results
+    assert first.error is None and first.path is not None and first.path.is_file()
+    assert second.error is not None and second.error.startswith(
+        "PlayCanvas asked us to wait 23 h 59 min for the export limit; longer than 'timeout' (5 s)"
+    )
+    assert len(pc.api_requests("POST", "/export")) == 1
+    assert clock.now - start <= 5
+
+
+def test_a_job_that_completes_at_its_deadline_is_not_downloaded(
+    pc: Emulator, clock: EmulatedClock, tmp_path: Path
+) -> None:
+    pc.faults.job_seconds = 10
+
+    results, _ = back_up(pc, clock, tmp_path, timeout="10")
+
+    (result,) = results
+    assert result.error is not None and result.error.startswith(
+        "project 1 (main): the steps before its download did not finish within 'timeout' (10 s)"
+    )
+    assert pc.downloads() == []
+    assert list(tmp_path.iterdir()) == []

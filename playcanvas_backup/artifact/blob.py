@@ -11,7 +11,10 @@ sets the blob's content type. act appends blocks in arrival order and ignores th
 so blocks go one at a time, except to Azure's blob hosts (GitHub's artifact storage),
 where ``PARALLEL_BLOCKS`` are in flight at once, as the official client sends them.
 
-Every request is retried under ``retries.BLOB_UPLOAD``. A final failure is an
+Every request is retried under ``retries.BLOB_UPLOAD`` (which answers, how long between),
+and ends by the archive's deadline: no socket waits past it, no retry starts after it.
+Blocks go out on daemon threads: a run that stops (a failed block, ``SIGTERM``) abandons
+the requests in flight instead of waiting for them. A final failure is an
 ``ArtifactError`` whose message says what to do and never holds the URL or its signature.
 """
 
@@ -24,17 +27,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from .. import http, retries
+from ..deadline import Deadline
 from ..errors import ArtifactError
-from ..retries import BLOB_UPLOAD, BlobUploadPolicy
+from ..retries import BLOB_UPLOAD, Policy
 
 BLOCK_SIZE = 8 << 20
 PARALLEL_BLOCKS = 5
@@ -100,10 +104,11 @@ def upload_blob(
     parallel: bool,
     block_size: int = BLOCK_SIZE,
     session: requests.Session | None = None,
-    policy: BlobUploadPolicy = BLOB_UPLOAD,
+    policy: Policy = BLOB_UPLOAD,
     sleep: Callable[[float], None] = time.sleep,
     log: Callable[[str], None] = lambda message: None,
     clock: Callable[[], float] = time.time,
+    deadline: Deadline | None = None,
 ) -> Uploaded:
     """Send everything ``stream`` gives as one block blob; return its size and SHA-256.
 
@@ -116,20 +121,20 @@ def upload_blob(
             "The artifact service gave an upload link that is not an http(s) URL; "
             "cannot upload the artifact."
         )
-    http = _session() if session is None else session
+    connections = http.session(connections=PARALLEL_BLOCKS) if session is None else session
     blob = _Blob(
         signed_url,
-        session=http,
+        session=connections,
         policy=policy,
         sleep=sleep,
         log=log,
         clock=clock,
+        deadline=deadline or Deadline.never(clock=clock),
     )
     try:
         return _upload(blob, stream, PARALLEL_BLOCKS if parallel else 1, block_size)
     finally:
-        if session is None:
-            http.close()
+        connections.close()
 
 
 def _upload(blob: _Blob, stream: Readable, width: int, block_size: int) -> Uploaded:
@@ -138,30 +143,39 @@ def _upload(blob: _Blob, stream: Readable, width: int, block_size: int) -> Uploa
     ids: list[str] = []
     in_flight: deque[Future[None]] = deque()
     size = 0
-    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="block") as pool:
-        try:
-            while block := stream.read(block_size):
-                digest.update(block)
-                if len(in_flight) >= width:
-                    in_flight.popleft().result()
-                ids.append(block_id(len(ids)))
-                in_flight.append(pool.submit(blob.put_block, len(ids), ids[-1], block))
-                size += len(block)
-            while in_flight:
+    try:
+        while block := stream.read(block_size):
+            digest.update(block)
+            if len(in_flight) >= width:
                 in_flight.popleft().result()
-        except BaseException:
-            blob.abandon()
-            raise
+            ids.append(block_id(len(ids)))
+            in_flight.append(_in_background(blob.put_block, len(ids), ids[-1], block))
+            size += len(block)
+        while in_flight:
+            in_flight.popleft().result()
+    except BaseException:
+        # The blocks in flight end on their own (their next try sees this); nobody waits.
+        blob.abandon()
+        raise
     blob.put_block_list(ids)
     return Uploaded(size, digest.hexdigest())
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=PARALLEL_BLOCKS)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+def _in_background(put: Callable[[int, str, bytes], None], *args: object) -> Future[None]:
+    """``put(*args)`` on a daemon thread of its own: a run that stops does not wait for it."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                put(*args)  # type: ignore[arg-type]
+            except BaseException as exc:  # handed to whoever waits for the block
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+    threading.Thread(target=run, name="artifact-block", daemon=True).start()
+    return future
 
 
 class _Blob:
@@ -172,14 +186,16 @@ class _Blob:
         signed_url: str,
         *,
         session: requests.Session,
-        policy: BlobUploadPolicy,
+        policy: Policy,
         sleep: Callable[[float], None],
         log: Callable[[str], None],
         clock: Callable[[], float],
+        deadline: Deadline,
     ) -> None:
         self._url = signed_url
         self._session = session
         self._policy = policy
+        self._deadline = deadline
         self._sleep, self._log, self._clock = sleep, log, clock
         self._abandoned = threading.Event()
 
@@ -204,7 +220,11 @@ class _Blob:
 
     def _send(self, what: str, url: str, body: bytes, headers: dict[str, str]) -> None:
         retrying = self._policy.retrying(
-            _Retryable, sleep=self._sleep, log=self._log, prefix=f"artifact upload, {what}: "
+            _Retryable,
+            sleep=self._sleep,
+            log=self._log,
+            prefix=f"artifact upload, {what}: ",
+            deadline=self._deadline,
         )
         try:
             retrying(self._put, what, url, body, headers)
@@ -218,7 +238,8 @@ class _Blob:
     def _put(self, what: str, url: str, body: bytes, headers: dict[str, str]) -> None:
         if self._abandoned.is_set():
             raise _Abandoned("the artifact upload was abandoned after another block failed")
-        stall = self._policy.stall_timeout
+        self._deadline.check(f"The artifact upload ({what})")
+        stall = self._deadline.timeout(self._policy.stall_timeout)
         try:
             response = self._session.put(
                 url,
@@ -232,6 +253,12 @@ class _Blob:
             answer = _read_capped(response)
         # The exceptions' own text holds the URL, signature included: never shown.
         except requests.RequestException as exc:
+            self._deadline.check(f"The artifact upload ({what})")
+            if not self._policy.retried_error(exc):
+                raise ArtifactError(
+                    f"Uploading {what} of the artifact failed ({type(exc).__name__}); "
+                    "the archive itself was saved."
+                ) from None
             if _timed_out(exc):
                 raise _Retryable(
                     f"upload progress stalled (no data moved for {stall:g} s)"
@@ -242,26 +269,30 @@ class _Blob:
         status = response.status_code
         if 200 <= status < 300:
             return
+        raise self._failure(what, status, answer, len(body))
+
+    def _failure(self, what: str, status: int, answer: bytes, size: int) -> ArtifactError:
+        """What an answer that is not 2xx means: retried (``_Retryable``) or final."""
         code = _error_code(answer)
         label = f"HTTP {status} {code}".rstrip()
         if b"quota" in answer.lower():
-            raise ArtifactError(
+            return ArtifactError(
                 f"The artifact storage is full ({label}, quota exceeded). Delete old "
                 "artifacts or raise the storage limit, then run the backup again; the "
                 "archive itself was saved."
             )
         if status in (401, 403):
-            raise ArtifactError(self._refused(label, answer))
+            return ArtifactError(self._refused(label, answer))
         if status == 413:
-            raise ArtifactError(
-                f"The artifact storage refused {what} ({len(body) / (1 << 20):.1f} MiB) as "
+            return ArtifactError(
+                f"The artifact storage refused {what} ({size / (1 << 20):.1f} MiB) as "
                 f"too large ({label}). Something in front of the runner's artifact server "
                 "limits request bodies (e.g. nginx's client_max_body_size): allow at least "
                 f"{BLOCK_SIZE >> 20} MiB."
             )
-        if status in self._policy.retry_statuses:
-            raise _Retryable(f"the artifact storage answered {label}")
-        raise ArtifactError(
+        if self._policy.retried_status(status):
+            return _Retryable(f"the artifact storage answered {label}")
+        return ArtifactError(
             f"The artifact storage refused {what} ({label}); the archive itself was saved."
         )
 
@@ -298,18 +329,7 @@ def _read_capped(response: requests.Response) -> bytes:
 
 def _timed_out(exc: BaseException) -> bool:
     """Whether a socket timeout is behind ``exc`` (urllib3 wraps one met while sending)."""
-    seen: list[object] = [exc]
-    for _ in range(8):
-        if not seen:
-            return False
-        current = seen.pop()
-        if isinstance(current, requests.Timeout | TimeoutError):
-            return True
-        if isinstance(current, BaseException):
-            seen.extend(current.args)
-            linked = (current.__cause__, current.__context__, getattr(current, "reason", None))
-            seen.extend(link for link in linked if link is not None)
-    return False
+    return any(isinstance(link, requests.Timeout | TimeoutError) for link in retries.causes(exc))
 
 
 def _error_code(answer: bytes) -> str:

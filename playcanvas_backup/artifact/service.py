@@ -2,8 +2,9 @@
 
 Calls go to ``{origin of ACTIONS_RESULTS_URL}/twirp/github.actions.results.api.v1.
 ArtifactService/{Method}`` with the runner's token. Requests use the protobuf field names
-(snake_case; int64 as strings); answers may come in snake_case or camelCase. The retry
-policy is the official client's: up to 5 attempts on 429 and 5xx, growing waits from 3 s.
+(snake_case; int64 as strings); answers may come in snake_case or camelCase. Which
+answers are retried, and how, is ``retries.ARTIFACT``'s (the official client's policy);
+every call ends by the archive's deadline.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import retries
+from .. import http, retries
+from ..deadline import Deadline
 from ..errors import ArtifactError
 
 SERVICE = "github.actions.results.api.v1.ArtifactService"
 MAX_ATTEMPTS = retries.ARTIFACT.attempts
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 TIMEOUT = (15.0, 120.0)
 
 
@@ -64,7 +65,6 @@ class BackendIds:
 class ListedArtifact:
     id: int
     name: str
-    created_at: str
 
 
 class ResultsService:
@@ -83,13 +83,13 @@ class ResultsService:
         self._base = f"{parts.scheme}://{parts.netloc}/twirp/{SERVICE}/"
         self._token = runtime_token
         self.ids = BackendIds.from_token(runtime_token)
-        self._session = session or requests.Session()
+        self._session = session or http.session()
         self._sleep = sleep
         self._log = log
 
-    def create(self, name: str, *, expires_at: str | None) -> str:
+    def create(self, name: str, *, expires_at: str | None, deadline: Deadline) -> str:
         """Create the artifact; return the blob's signed upload URL."""
-        body = self._call("CreateArtifact", name=name, version=4, expires_at=expires_at)
+        body = self._call("CreateArtifact", deadline, name=name, version=4, expires_at=expires_at)
         url = _field(body, "signed_upload_url")
         if not _field(body, "ok") or not isinstance(url, str) or not url:
             raise ArtifactError(
@@ -98,31 +98,31 @@ class ResultsService:
             )
         return url
 
-    def finalize(self, name: str, *, size: int, sha256: str) -> int:
+    def finalize(self, name: str, *, size: int, sha256: str, deadline: Deadline) -> int:
         """Finalize the artifact after its blob was uploaded; return its id."""
-        body = self._call("FinalizeArtifact", name=name, size=str(size), hash=f"sha256:{sha256}")
+        body = self._call(
+            "FinalizeArtifact", deadline, name=name, size=str(size), hash=f"sha256:{sha256}"
+        )
         artifact_id = _field(body, "artifact_id")
         if not _field(body, "ok") or artifact_id is None:
             raise ArtifactError(f"GitHub did not finalize the artifact '{name}'.")
         return int(artifact_id)
 
-    def find(self, name: str) -> list[ListedArtifact]:
+    def find(self, name: str, *, deadline: Deadline) -> list[ListedArtifact]:
         """This run's artifacts with exactly this name."""
-        body = self._call("ListArtifacts", name_filter=name)
+        body = self._call("ListArtifacts", deadline, name_filter=name)
         listed = _field(body, "artifacts") or []
         return [
-            ListedArtifact(
-                int(_field(a, "database_id")), str(a["name"]), str(_field(a, "created_at") or "")
-            )
+            ListedArtifact(int(_field(a, "database_id")), str(a["name"]))
             for a in listed
             if isinstance(a, dict) and a.get("name") == name
         ]
 
-    def delete(self, name: str) -> int:
-        body = self._call("DeleteArtifact", name=name)
+    def delete(self, name: str, *, deadline: Deadline) -> int:
+        body = self._call("DeleteArtifact", deadline, name=name)
         return int(_field(body, "artifact_id") or 0)
 
-    def _call(self, method: str, **fields: Any) -> dict[str, Any]:
+    def _call(self, method: str, deadline: Deadline, **fields: Any) -> dict[str, Any]:
         request = {
             "workflow_run_backend_id": self.ids.run,
             "workflow_job_run_backend_id": self.ids.job,
@@ -130,19 +130,26 @@ class ResultsService:
         }
 
         retrying = retries.ARTIFACT.retrying(
-            _Retryable, sleep=self._sleep, log=self._log, prefix=f"{method}: "
+            _Retryable, sleep=self._sleep, log=self._log, prefix=f"{method}: ", deadline=deadline
         )
-        return retrying(self._post, method, request)
+        return retrying(self._post, method, request, deadline)
 
-    def _post(self, method: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, method: str, request: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+        deadline.check(f"The artifact service's {method}")
         try:
             response = self._session.post(
                 self._base + method,
                 json=request,
                 headers={"Authorization": f"Bearer {self._token}"},
-                timeout=TIMEOUT,
+                timeout=(deadline.timeout(TIMEOUT[0]), deadline.timeout(TIMEOUT[1])),
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.RequestException as exc:
+            deadline.check(f"The artifact service's {method}")
+            if not retries.retried_error(exc):
+                raise ArtifactError(
+                    f"{method}: the artifact service cannot be reached ({type(exc).__name__}); "
+                    "the archive itself was saved."
+                ) from exc
             raise _Retryable(
                 f"the artifact service could not be reached ({type(exc).__name__})"
             ) from exc
@@ -166,7 +173,7 @@ class ResultsService:
                 f"An artifact named '{request.get('name')}' already exists in this workflow "
                 "run. Set overwrite: true to replace it, or change artifact-name."
             )
-        if status in RETRYABLE:
+        if retries.ARTIFACT.retried_status(status):
             raise _Retryable(f"the artifact service answered {status} {message}".rstrip())
         raise ArtifactError(
             f"{method} failed: the artifact service answered {status} {message}".rstrip() + "."

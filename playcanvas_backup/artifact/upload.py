@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
+from .. import http
 from ..config import ArtifactRuntime
+from ..deadline import Deadline
 from ..download import Archive
 from ..errors import ArtifactError
-from ..retries import BLOB_UPLOAD, BlobUploadPolicy
-from .blob import BLOCK_SIZE, stages_in_parallel, upload_blob
+from ..retries import BLOB_UPLOAD, Policy
+from ..templates import FORBIDDEN
+from .blob import BLOCK_SIZE, PARALLEL_BLOCKS, stages_in_parallel, upload_blob
 from .service import ResultsService
 from .zipstream import StoredZip
-
-FORBIDDEN = ('"', ":", "<", ">", "|", "*", "?", "\r", "\n", "\\", "/")
 
 
 def check_name(name: str) -> None:
@@ -59,34 +58,45 @@ class ArtifactUploader:
         retention_days: int | None,
         overwrite: bool,
         mask: Callable[[str], None],
+        mask_url: Callable[[str], None],
         log: Callable[[str], None],
         warn: Callable[[str], None],
+        network: http.Network | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        blob_policy: BlobUploadPolicy = BLOB_UPLOAD,
+        blob_policy: Policy = BLOB_UPLOAD,
         block_size: int = BLOCK_SIZE,
     ) -> None:
         mask(runtime.runtime_token)
         self._runtime = runtime
+        self._network = network or http.Network()
         self._service = ResultsService(
-            runtime.results_url, runtime.runtime_token, session=session, sleep=sleep, log=log
+            runtime.results_url,
+            runtime.runtime_token,
+            session=session or http.session(self._network),
+            sleep=sleep,
+            log=log,
         )
         self._retention_days = retention_days
         self._overwrite = overwrite
-        self._mask, self._log, self._warn = mask, log, warn
+        self._mask_url, self._log, self._warn = mask_url, log, warn
         self._sleep, self._clock = sleep, clock
         self._blob_policy, self._block_size = blob_policy, block_size
 
-    def __call__(self, archive: Archive, name: str) -> tuple[int, str]:
-        """Upload ``archive`` as the artifact ``name``; return its id and URL."""
+    def __call__(
+        self, archive: Archive, name: str, deadline: Deadline | None = None
+    ) -> tuple[int, str]:
+        """Upload ``archive`` as the artifact ``name`` by ``deadline``; return its id and
+        URL."""
+        deadline = deadline or Deadline.never(clock=self._clock)
         check_name(name)
         if archive.crc32 is None:
             raise ArtifactError(
                 "internal: the archive's CRC-32 was not computed while downloading it"
             )
-        if self._overwrite and self._service.find(name):
-            self._service.delete(name)
+        if self._overwrite and self._service.find(name, deadline=deadline):
+            self._service.delete(name, deadline=deadline)
             self._log(f"replaced the earlier artifact '{name}' of this run (overwrite: true)")
         expires_at, warning = expiry(
             self._retention_days,
@@ -95,7 +105,7 @@ class ArtifactUploader:
         )
         if warning:
             self._warn(warning)
-        signed_url = self._service.create(name, expires_at=expires_at)
+        signed_url = self._service.create(name, expires_at=expires_at, deadline=deadline)
         self._mask_url(signed_url)
         with archive.path.open("rb") as data:
             blob = StoredZip(data, name=archive.path.name, size=archive.size, crc32=archive.crc32)
@@ -108,19 +118,15 @@ class ArtifactUploader:
                 sleep=self._sleep,
                 log=self._log,
                 clock=self._clock,
+                deadline=deadline,
+                session=http.session(self._network, connections=PARALLEL_BLOCKS),
             )
-        artifact_id = self._service.finalize(name, size=uploaded.size, sha256=uploaded.sha256)
+        artifact_id = self._service.finalize(
+            name, size=uploaded.size, sha256=uploaded.sha256, deadline=deadline
+        )
         runtime = self._runtime
         url = (
             f"{runtime.server_url.rstrip('/')}/{runtime.repository}/actions/runs/"
             f"{runtime.run_id}/artifacts/{artifact_id}"
         )
         return artifact_id, url
-
-    def _mask_url(self, url: str) -> None:
-        """The SAS URL, and its signature alone (raw and URL-encoded), are credentials."""
-        self._mask(url)
-        for raw in re.findall(r"(?:^|&)sig=([^&]+)", urlsplit(url).query):
-            signature = unquote(raw)
-            for form in dict.fromkeys((raw, signature, quote(signature, safe=""))):
-                self._mask(form)

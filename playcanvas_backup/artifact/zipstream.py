@@ -42,70 +42,12 @@ class StoredZip:
         self._data = data
         self._left = size
         zip64 = size >= _ZIP64_LIMIT if zip64 is None else zip64
-        moment = modified or datetime.now()
-        dos_time = (moment.hour << 11) | (moment.minute << 5) | (moment.second // 2)
-        dos_date = (max(moment.year, 1980) - 1980) << 9 | (moment.month << 5) | moment.day
-        encoded = name.encode()
-        small = 0xFFFFFFFF if zip64 else size
-        local_extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
-        common = struct.pack(
-            "<HHHHHIII",
-            _VERSION,
-            _UTF8_NAME,
-            0,
-            dos_time,
-            dos_date,
-            crc32 & 0xFFFFFFFF,
-            small,
-            small,
-        )
-        self._head = (
-            struct.pack("<I", 0x04034B50)
-            + common
-            + struct.pack("<HH", len(encoded), len(local_extra))
-            + encoded
-            + local_extra
-        )
-        central = (
-            struct.pack("<IH", 0x02014B50, _MADE_BY_UNIX | _VERSION)
-            + common
-            + struct.pack(
-                "<HHHHHII", len(encoded), len(local_extra), 0, 0, 0, _REGULAR_FILE_0644, 0
-            )
-            + encoded
-            + local_extra
+        self._head, central = _headers(
+            name.encode(), size, crc32, modified or datetime.now(), zip64=zip64
         )
         directory_at = len(self._head) + size
-        tail = central
-        if zip64:
-            record_at = directory_at + len(central)
-            tail += struct.pack(
-                "<IQHHIIQQQQ",
-                0x06064B50,
-                44,
-                _MADE_BY_UNIX | _VERSION,
-                _VERSION,
-                0,
-                0,
-                1,
-                1,
-                len(central),
-                directory_at,
-            )
-            tail += struct.pack("<IIQI", 0x07064B50, 0, record_at, 1)
-        tail += struct.pack(
-            "<IHHHHIIH",
-            0x06054B50,
-            0,
-            0,
-            1,
-            1,
-            len(central),
-            0xFFFFFFFF if zip64 else directory_at,
-            0,
-        )
-        self._tail = tail
-        self.length = len(self._head) + size + len(tail)
+        self._tail = central + _end_records(len(central), directory_at, zip64=zip64)
+        self.length = len(self._head) + size + len(self._tail)
 
     def read(self, n: int) -> bytes:
         """Up to ``n`` next bytes of the zip (fewer only at its end)."""
@@ -132,3 +74,63 @@ class StoredZip:
             out += self._tail[:wanted]
             self._tail = self._tail[wanted:]
         return bytes(out)
+
+
+def _headers(
+    encoded: bytes, size: int, crc32: int, moment: datetime, *, zip64: bool
+) -> tuple[bytes, bytes]:
+    """The member's local header and its central-directory entry."""
+    dos_time = (moment.hour << 11) | (moment.minute << 5) | (moment.second // 2)
+    dos_date = (max(moment.year, 1980) - 1980) << 9 | (moment.month << 5) | moment.day
+    small = 0xFFFFFFFF if zip64 else size
+    extra = struct.pack("<HHQQ", 1, 16, size, size) if zip64 else b""
+    common = struct.pack(
+        "<HHHHHIII", _VERSION, _UTF8_NAME, 0, dos_time, dos_date, crc32 & 0xFFFFFFFF, small, small
+    )
+    local = (
+        struct.pack("<I", 0x04034B50)
+        + common
+        + struct.pack("<HH", len(encoded), len(extra))
+        + encoded
+        + extra
+    )
+    central = (
+        struct.pack("<IH", 0x02014B50, _MADE_BY_UNIX | _VERSION)
+        + common
+        + struct.pack("<HHHHHII", len(encoded), len(extra), 0, 0, 0, _REGULAR_FILE_0644, 0)
+        + encoded
+        + extra
+    )
+    return local, central
+
+
+def _end_records(central_size: int, directory_at: int, *, zip64: bool) -> bytes:
+    """The end of central directory record (with zip64's record and locator first)."""
+    tail = b""
+    if zip64:
+        record_at = directory_at + central_size
+        tail += struct.pack(
+            "<IQHHIIQQQQ",
+            0x06064B50,
+            44,
+            _MADE_BY_UNIX | _VERSION,
+            _VERSION,
+            0,
+            0,
+            1,
+            1,
+            central_size,
+            directory_at,
+        )
+        tail += struct.pack("<IIQI", 0x07064B50, 0, record_at, 1)
+    return tail + struct.pack(
+        "<IHHHHIIH",
+        0x06054B50,
+        0,
+        0,
+        1,
+        1,
+        central_size,
+        0xFFFFFFFF if zip64 else directory_at,
+        0,
+    )

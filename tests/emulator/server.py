@@ -95,6 +95,9 @@ class Faults:
     #: Branches per page of the branches list whatever ``limit`` asks (None: the
     #: ``limit`` asked, else 50).
     branch_page_size: int | None = None
+    #: Export answers say the strict limit is used up until this many seconds from now
+    #: (``X-RateLimit-Remaining: 0``, ``X-RateLimit-Reset``), as after a day's quota.
+    export_reset_in: float | None = None
     #: The next N exports are started at once but answered only after ``slow_seconds``.
     slow_exports: int = 0
     slow_seconds: float = 0.5
@@ -109,6 +112,8 @@ class Faults:
     listing_unauthorized: bool = False
     #: ``GET /users/:id/projects`` answers 200 with this body instead (a malformed list).
     listing_body: Any = None
+    #: Seconds each page of ``GET /users/:id/projects`` takes to answer (a slow listing).
+    listing_page_seconds: float = 0.0
 
 
 @dataclass
@@ -503,6 +508,7 @@ class Emulator:
         if route == "users" and self.faults.listing_body is not None:
             return 200, self.faults.listing_body
         if route == "users":
+            time.sleep(self.faults.listing_page_seconds)
             skip = request.query.get("skip")
             return self._user_projects(int(parts[2]), skip[0] if skip else None)
         if int(parts[2]) not in self._projects:
@@ -590,6 +596,9 @@ class _ApiHandler(_Handler):
             return
         allowed, rate_headers = emulator._rate_headers(kind)
         rate_headers.update(emulator.hostile.api_headers)
+        if kind == "strict" and faults.export_reset_in is not None:
+            reset = math.ceil(emulator.clock() + faults.export_reset_in)
+            rate_headers.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
         if not allowed:
             self._json(429, {"error": "Too many requests"}, rate_headers)
             return
@@ -732,6 +741,8 @@ class Hostile:
     endless_branches: str | None = None
     #: Every API answer is 200 with a JSON body of this many bytes (mostly blanks).
     huge_body: int | None = None
+    #: ... sent with its Content-Length (else ended by closing the connection).
+    huge_body_length: bool = True
 
 
 def _hostile_answer(handler: _ApiHandler, request: Recorded) -> bool:
@@ -749,7 +760,8 @@ def _hostile_answer(handler: _ApiHandler, request: Recorded) -> bool:
     if hostile.huge_body is not None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(hostile.huge_body))
+        if hostile.huge_body_length:
+            handler.send_header("Content-Length", str(hostile.huge_body))
         handler.end_headers()
         # Valid JSON in the end: blanks, then an empty object.
         chunk = b" " * (1 << 16)
