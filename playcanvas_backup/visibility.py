@@ -183,8 +183,8 @@ def upload_refusal(
             f"{why_unknown or 'it was not asked'}), so it counts as public"
         )
         fix = (
-            " To let the action ask GitHub, give the job 'permissions: contents: read' (or "
-            "'metadata: read') and keep github-token's default, the job's token (with "
+            " To let the action ask GitHub, give the job 'permissions: contents: read' (a "
+            "fine-grained token needs Metadata: read) and keep github-token's default, the job's token (with "
             "'uses: docker://...', which applies no defaults, pass "
             "'github-token: ${{ github.token }}')."
         )

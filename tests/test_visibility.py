@@ -151,7 +151,7 @@ def test_no_answer_from_github_fails_closed_saying_why_and_how_to_fix(
     message = refusal(runtime(tmp_path, github))
     assert "visibility is unknown" in message
     assert f"GitHub's API {said}" in message
-    assert "permissions: contents: read" in message and "metadata: read" in message
+    assert "permissions: contents: read" in message and "Metadata: read" in message
 
 
 def test_an_answer_without_visibility_fails_closed(tmp_path: Path, github: GitHubDouble) -> None:
