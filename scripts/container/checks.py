@@ -226,3 +226,15 @@ def check_s3_store(
             and hashlib.sha256(body).hexdigest() == entry.get("sha256") == _sha256(saved),
             f"{len(body or b'')} bytes stored",
         )
+
+
+def check_masked(check: Checks, run: ContainerRun, what: str, secret: str) -> None:
+    """The action masked ``secret`` (``::add-mask::``), and no other line of the run
+    holds it."""
+    lines = (run.stdout + run.stderr).splitlines()
+    leaks = [line for line in lines if secret in line and "::add-mask::" not in line]
+    check(
+        f"{what} is masked, and appears in no other line",
+        f"::add-mask::{secret}" in lines and not leaks,
+        f"{len(leaks)} other line(s)",
+    )
