@@ -473,7 +473,7 @@ def s3_check(check: Checks, run: ActRun, pc: Emulator) -> None:
         and uri.startswith(f"s3://{S3_BUCKET}/{S3_PREFIX}{S3_PROJECT}-main-")
         and uri.endswith(".zip.age")
         and bool(entry.get("s3_version_id")),
-        json.dumps(entry)[:400] or _tail_lines(lines),
+        f"{json.dumps(entry)[:400]}; {_tail_lines(lines)}",
     )
     check(
         "s3: no artifact (upload-artifact: false)",
