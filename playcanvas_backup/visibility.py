@@ -184,7 +184,8 @@ def upload_refusal(
         )
         fix = (
             " To let the action ask GitHub, give the job 'permissions: contents: read' (a "
-            "fine-grained token needs Metadata: read) and keep github-token's default, the job's token (with "
+            "fine-grained token needs Metadata: read) and keep github-token's default, the "
+            "job's token (with "
             "'uses: docker://...', which applies no defaults, pass "
             "'github-token: ${{ github.token }}')."
         )

@@ -6,10 +6,13 @@
 2. for each scenario: the PlayCanvas API emulator on loopback with the scenario's
    projects and a token of its own, one ``act`` run of the workflow (act builds the
    Dockerfile through podman), and the scenario's checks;
-3. the prebuilt image: built, pushed to a registry on loopback (``--registry``) and
-   removed locally, then run as ``uses: docker://...`` (workflows/prebuilt.yml), which
-   makes podman pull it from that registry;
-4. over every run: the token appears in no log.
+3. the prebuilt image: built, pushed to a registry on loopback (``--registry``) once and
+   removed locally, then run as ``uses: docker://...`` (workflows/prebuilt.yml, and the
+   restore of workflows/s3.yml), which makes podman pull it from that registry;
+4. for workflows/s3.yml: an S3 server on loopback (tests/s3_server.py: moto behind a
+   front that checks the SHA-256 checksums) that the action stores in and the prebuilt
+   image's ``restore`` reads from, judged from the host through boto3;
+5. over every run: the token (and every other secret it was given) appears in no log.
 
 Started by scripts/act-test, which installs the tools, configures podman and runs its
 service (``DOCKER_HOST``); one line per check, exit status 1 if any failed.
@@ -18,6 +21,8 @@ service (``DOCKER_HOST``); one line per check, exit status 1 if any failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import secrets
 import socket
@@ -30,10 +35,11 @@ from scripts.container.buildah import Buildah, BuildahError
 from scripts.container.checks import Checks
 from scripts.container.standin import ensure_stand_in, host_pip_settings
 from tests.emulator import Emulator
+from tests.s3_server import S3Server
 
 from .registry import PLACEHOLDER, Pushed, Registry, build_and_push, remove_pulled
 from .runner import JOB_IMAGE, Act, ActRun, make_repository
-from .scenarios import SCENARIOS, Scenario
+from .scenarios import SCENARIOS, Scenario, s3_inputs
 
 BASE_TAG = f"docker.io/library/{JOB_IMAGE}"
 
@@ -55,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         help="run only this workflow (repeatable)",
     )
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's line per request
     started = time.monotonic()
     check = Checks()
     try:
@@ -82,46 +89,58 @@ def _prove(args: argparse.Namespace, check: Checks) -> None:
     registry = Registry(args.registry, args.out / "registry.log")
     repository = make_repository(args.out / "repo", {PLACEHOLDER: registry.address})
     act = Act(args.act, repository, args.out)
-    runs: list[tuple[ActRun, str]] = []
+    runs: list[tuple[ActRun, dict[str, str]]] = []
+    pushed: Pushed | None = None
     for number, scenario in enumerate(SCENARIOS, start=2):
         if args.only and scenario.workflow not in args.only:
             continue
         print(f"== {number}. act runs workflows/{scenario.workflow}.yml", flush=True)
-        pushed, reads = None, 0
-        if scenario.workflow == "prebuilt":
-            pushed = _push_prebuilt(buildah, base.image, registry, args.out)
+        reads = 0
+        if scenario.prebuilt:
+            pushed = pushed or _push_prebuilt(buildah, base.image, registry, args.out)
             reads = registry.manifest_reads()
         runs.append(_run(act, scenario, check, args.out, rebuild=not runs))
-        if pushed is not None:
+        if scenario.prebuilt and pushed is not None:
             check(
-                "prebuilt: podman pulled the image from the loopback registry for the run",
+                f"{scenario.workflow}: podman pulled the image from the loopback registry "
+                "for the run",
                 registry.manifest_reads() > reads,
                 f"no GET of its manifest in {registry.log}",
             )
             remove_pulled(buildah, pushed.reference)
 
     print("== every run", flush=True)
-    for run, token in runs:
-        check(
-            f"{run.workflow}: the token appears nowhere in act's log",
-            token not in run.log,
-            f"{sum(token in line for line in run.log.splitlines())} line(s)",
-        )
+    for run, hidden in runs:
+        for what, value in hidden.items():
+            check(
+                f"{run.workflow}: {what} appears nowhere in act's log",
+                value not in run.log,
+                f"{sum(value in line for line in run.log.splitlines())} line(s)",
+            )
     # vfs keeps a full copy of every layer: drop what each rebuild left unnamed.
     subprocess.run(["podman", "image", "prune", "--force"], capture_output=True, check=False)
 
 
 def _run(
     act: Act, scenario: Scenario, check: Checks, out: Path, *, rebuild: bool
-) -> tuple[ActRun, str]:
-    """One act run of a scenario's workflow against an emulator of its own; its checks."""
-    with Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0) as pc:
+) -> tuple[ActRun, dict[str, str]]:
+    """One act run of a scenario's workflow against an emulator of its own (and an S3
+    server of its own when it stores there); its checks; the secrets it was given."""
+    with contextlib.ExitStack() as stack:
+        pc = stack.enter_context(Emulator(token=f"pc-act-{secrets.token_hex(12)}", rate_window=5.0))
         scenario.setup(pc)
+        variables: dict[str, str] = {"PLAYCANVAS_API_URL": pc.api_url}
+        given: dict[str, str] = {}
+        store = stack.enter_context(S3Server()) if scenario.store_check else None
+        if store is not None:
+            more_variables, given = s3_inputs(store)
+            variables.update(more_variables)
         run = act.run(
             scenario.workflow,
             token=pc.token,
-            variables={"PLAYCANVAS_API_URL": pc.api_url},
+            variables=variables,
             job_env=scenario.job_env,
+            secrets=given,
             rebuild=rebuild,  # the first run builds the Dockerfile, the others reuse it
         )
         print(
@@ -130,7 +149,9 @@ def _run(
             flush=True,
         )
         scenario.check(check, run, pc)
-        return run, pc.token
+        if store is not None and scenario.store_check is not None:
+            scenario.store_check(check, run, pc, store)
+        return run, {"the token": pc.token, **given}
 
 
 def _push_prebuilt(buildah: Buildah, base_image: str, registry: Registry, out: Path) -> Pushed:

@@ -109,9 +109,12 @@ class Act:
         token: str,
         variables: dict[str, str],
         job_env: dict[str, str],
+        secrets: dict[str, str] | None = None,
         rebuild: bool = True,
     ) -> ActRun:
-        """Run one workflow; ``job_env`` goes to every step (``--env``); ``rebuild=False``
+        """Run one workflow; ``job_env`` goes to every step (``--env``); ``secrets`` are
+        more of ``secrets.<name>`` besides the token (values through the environment, as
+        the token's); ``rebuild=False``
         reuses the action's image an earlier run of the same repository built (act names
         it ``act-dockeraction:latest``)."""
         folder = self.out / workflow
@@ -133,6 +136,7 @@ class Act:
             f"--rebuild={'true' if rebuild else 'false'}",
             "--action-cache-path", str(home / "actions"),
             "--secret", SECRET,  # the value comes from the environment, not argv
+            *[arg for name in secrets or {} for arg in ("--secret", name)],
             *[arg for name, value in variables.items() for arg in ("--var", f"{name}={value}")],
             *[arg for name, value in job_env.items() for arg in ("--env", f"{name}={value}")],
         ]  # fmt: skip
@@ -143,6 +147,7 @@ class Act:
             "XDG_CACHE_HOME": str(home / ".cache"),
             "ACT_DISABLE_VERSION_CHECK": "1",  # act would ask its notices service
             SECRET: token,
+            **(secrets or {}),
         }
         started = time.monotonic()
         done = subprocess.run(

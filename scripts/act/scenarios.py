@@ -11,14 +11,19 @@ import hashlib
 import io
 import json
 import re
+import secrets
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+
+import pyrage
 
 from scripts.container.checks import Checks
 from tests.emulator import Emulator
+from tests.s3_server import S3Server
 
 from .runner import ActRun
 
@@ -36,6 +41,11 @@ class Scenario:
     setup: Callable[[Emulator], None]
     check: Callable[[Checks, ActRun, Emulator], None]
     job_env: dict[str, str] = field(default_factory=dict)  # act's --env, for every step
+    #: The workflow runs the prebuilt image from the loopback registry (registry.py).
+    prebuilt: bool = False
+    #: The workflow stores in a loopback S3 server (tests/s3_server.py) started for its
+    #: run; these checks judge the store from the host.
+    store_check: Callable[[Checks, ActRun, Emulator, S3Server], None] | None = None
 
 
 def outputs(lines: list[str]) -> dict[str, str]:
@@ -413,6 +423,102 @@ def prebuilt_check(check: Checks, run: ActRun, pc: Emulator) -> None:
         check_artifact(check, run, pc, entries[0])
 
 
+# -- off-site in S3, then restored ---------------------------------------------------------
+
+S3_PROJECT = 7600001
+#: The workflow's s3-uri, in tests/s3_server.py's versioned bucket.
+S3_BUCKET, S3_PREFIX = "versioned-backups", f"pc/{S3_PROJECT}/main/"
+RESTORED_LINE = re.compile(r"^\s*\| restored (?P<sha256>[0-9a-f]{64})  (?P<path>.+)$")
+
+
+def s3_inputs(store: S3Server) -> tuple[dict[str, str], dict[str, str]]:
+    """The s3 workflow's variables and secrets: the store's endpoint, a key pair of this
+    run (moto takes any; the secret must then appear in no log) and an age key pair."""
+    identity = pyrage.x25519.Identity.generate()
+    variables = {
+        "S3_ENDPOINT_URL": store.endpoint_url,
+        "AWS_ACCESS_KEY_ID": f"AKIAACT{secrets.token_hex(6).upper()}",
+        "AGE_RECIPIENT": str(identity.to_public()),
+    }
+    return variables, {
+        "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+        "AGE_IDENTITY": str(identity),
+    }
+
+
+def s3_setup(pc: Emulator) -> None:
+    pc.add_project(S3_PROJECT, archive_size=1 << 20)
+
+
+def s3_entry(run: ActRun) -> dict[str, Any] | None:
+    """The one entry of the backup's ``archives`` output, if it printed exactly one."""
+    lines = run.job_lines().get("backup", [])
+    try:
+        entries = json.loads(outputs(lines).get("archives") or "")
+    except json.JSONDecodeError:
+        return None
+    return entries[0] if isinstance(entries, list) and len(entries) == 1 else None
+
+
+def s3_check(check: Checks, run: ActRun, pc: Emulator) -> None:
+    """The backup stored its .age in S3 (no artifact), and the prebuilt image's
+    ``restore`` gave back the served archive, byte for byte."""
+    lines = run.job_lines().get("backup", [])
+    check("s3: act ran the workflow to success", run.exit_code == 0, _tail(run))
+    entry = s3_entry(run) or {}
+    uri = str(entry.get("s3_uri"))
+    check(
+        "s3: one archive in 'archives', stored at the s3-uri's key as .age, with a version id",
+        not entry.get("error")
+        and uri.startswith(f"s3://{S3_BUCKET}/{S3_PREFIX}{S3_PROJECT}-main-")
+        and uri.endswith(".zip.age")
+        and bool(entry.get("s3_version_id")),
+        f"{json.dumps(entry)[:400]}; {_tail_lines(lines)}",
+    )
+    check(
+        "s3: no artifact (upload-artifact: false)",
+        not run.artifact_names(),
+        f"store has {run.artifact_names()}",
+    )
+    served = sha256(served_archive(pc, {"project_id": S3_PROJECT}))
+    restored = [m for m in (RESTORED_LINE.match(line) for line in lines) if m]
+    check(
+        "s3: restore from S3 left one zip, of the backup's 'sha256' (the served archive's)",
+        len(restored) == 1
+        and restored[0]["sha256"] == outputs(lines).get("sha256") == entry.get("sha256") == served,
+        f"restored {[m.group(0) for m in restored]}, output {outputs(lines).get('sha256')}, "
+        f"served {served}; {_tail_lines(lines)}",
+    )
+
+
+def s3_store_check(check: Checks, run: ActRun, pc: Emulator, store: S3Server) -> None:
+    """What the bucket holds, asked of moto from the host: one version of one object, the
+    one in ``archives``, whose bytes have the .age file's SHA-256; sent once."""
+    entry = s3_entry(run) or {}
+    listed = store.admin().list_object_versions(Bucket=S3_BUCKET, Prefix=f"pc/{S3_PROJECT}/")
+    versions = [(v["Key"], v["VersionId"]) for v in listed.get("Versions", [])]
+    key = str(entry.get("s3_uri")).removeprefix(f"s3://{S3_BUCKET}/")
+    check(
+        "s3: the bucket holds one version of one object, the s3_uri's and s3_version_id's",
+        versions == [(key, entry.get("s3_version_id"))],
+        f"bucket {versions}, archives {key!r} {entry.get('s3_version_id')!r}",
+    )
+    if not versions:
+        return
+    body = store.admin().get_object(Bucket=S3_BUCKET, Key=versions[0][0])["Body"].read()
+    check(
+        "s3: the stored object's SHA-256 is the 'encrypted_sha256' the action verified",
+        sha256(body) == entry.get("encrypted_sha256") and body.startswith(b"age-encryption.org/"),
+        f"stored {sha256(body)} ({len(body)} bytes), archives {entry.get('encrypted_sha256')}",
+    )
+    puts = [p for p in store.methods("PUT") if unquote(p.split("?")[0]) == f"/{S3_BUCKET}/{key}"]
+    check(
+        "s3: the object was sent once (one PUT of its key reached the store)",
+        len(puts) == 1,
+        f"PUTs {puts}",
+    )
+
+
 def _route(path: str) -> list[str]:
     """What follows ``/api/projects/`` in a request's path (empty for other routes)."""
     parts = path.strip("/").split("/")
@@ -433,7 +539,9 @@ SCENARIOS = (
     Scenario("bad-input", bad_input_setup, bad_input_check),
     Scenario("discover", discover_setup, discover_check),
     # uses: docker://, the image pulled from the loopback registry (see registry.py).
-    Scenario("prebuilt", prebuilt_setup, prebuilt_check),
+    Scenario("prebuilt", prebuilt_setup, prebuilt_check, prebuilt=True),
+    # s3-uri to a loopback S3 server, then restore with the prebuilt image.
+    Scenario("s3", s3_setup, s3_check, prebuilt=True, store_check=s3_store_check),
 )
 
 

@@ -3,7 +3,8 @@
 1. the stand-in for ``python:3.11-slim`` (made once, then cached),
 2. ``buildah bud`` of the Dockerfile with ``--build-arg BASE_IMAGE=<stand-in>``, timed,
 3. one run of the image's own ENTRYPOINT against the PlayCanvas API emulator on
-   loopback, with the runner's mounts, environment and ``INPUT_`` variables,
+   loopback, with the runner's mounts, environment and ``INPUT_`` variables, storing in
+   an S3 server on loopback too (tests/s3_server.py: moto behind a checksum front),
 4. checks of the image and of what the run left behind; exit status 1 if any failed.
 """
 
@@ -12,19 +13,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.artifact_service import AZURITE, ResultsService, azurite
 from tests.emulator import Emulator
+from tests.s3_server import BUCKET, S3Server
 
 from .buildah import Buildah, BuildahError, tree_size
-from .checks import Checks, check_image_config, check_image_contents, check_run
+from .checks import (
+    Checks,
+    check_image_config,
+    check_image_contents,
+    check_masked,
+    check_run,
+    check_s3_store,
+)
 from .runner import RunnerDirs, action_defaults, run_as_runner
 from .standin import StandIn, ensure_stand_in, host_pip_settings
 
@@ -108,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         help="stand-in tarball and buildah storage (default: %(default)s)",
     )
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's line per request
 
     missing = [tool for tool in ("buildah", "debootstrap", "tar") if not shutil.which(tool)]
     if os.geteuid() != 0 or missing:
@@ -179,21 +191,13 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
     with contextlib.ExitStack() as stack:
         pc = stack.enter_context(Emulator(rate_window=5.0))
         service = _artifact_service(stack)
+        store = stack.enter_context(S3Server())  # on loopback: the image stores there too
+        aws_secret = f"container-test-secret-{uuid.uuid4().hex}"
         pc.add_project(PROJECT, branches=BRANCHES, archive_size=1 << 20)
         pc.faults.job_polls = 2
         pc.faults.drops = 1  # one dropped download: the resume runs inside the image too
         pc.faults.drop_after = 256 << 10
-        inputs = {
-            **action_defaults(ROOT / "action.yml"),
-            "access-token": pc.token,
-            "project-id": str(PROJECT),
-            "all-branches": "true",
-            "api-url": pc.api_url,
-            "poll-interval": "0.2",
-            "max-poll-interval": "1",
-        }
-        if service is None:
-            inputs["upload-artifact"] = "false"
+        inputs = _inputs(pc, store, upload=service is not None)
         print(
             f"  $ {' '.join(entrypoint)}   # ENTRYPOINT, in /github/workspace, "
             f"against {pc.api_url}",
@@ -206,7 +210,11 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
             entrypoint,
             dirs,
             inputs,
-            services=service.env() if service else None,
+            services={
+                **(service.env() if service else {}),
+                "AWS_ACCESS_KEY_ID": "AKIACONTAINERTEST001",
+                "AWS_SECRET_ACCESS_KEY": aws_secret,
+            },
         )
         seconds = time.monotonic() - started
         (OUT / "run.log").write_text(run.stdout + run.stderr)
@@ -221,6 +229,8 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
             served=pc.archive_path,
             artifacts=service.blob_bytes if service else None,
         )
+        check_s3_store(check, run, workspace=dirs.workspace, objects=lambda: _objects(store))
+        check_masked(check, run, "the AWS secret", aws_secret)
         if service is not None:
             check(
                 "the results-service double saw a faithful upload",
@@ -228,6 +238,36 @@ def _run(buildah: Buildah, container: str, entrypoint: list[str], check: Checks)
                 "; ".join(service.problems),
             )
     return seconds
+
+
+def _inputs(pc: Emulator, store: S3Server, *, upload: bool) -> dict[str, str]:
+    """Every input as the runner passes it: action.yml's defaults, the emulator's project
+    (all branches) and the S3 server's bucket; no artifact upload without its service."""
+    return {
+        **action_defaults(ROOT / "action.yml"),
+        "access-token": pc.token,
+        "project-id": str(PROJECT),
+        "all-branches": "true",
+        "api-url": pc.api_url,
+        "poll-interval": "0.2",
+        "max-poll-interval": "1",
+        "s3-uri": f"s3://{BUCKET}/pc/{{project_id}}/{{branch}}/{{file}}",
+        "s3-endpoint-url": store.endpoint_url,
+        "s3-region": "us-east-1",
+        **({} if upload else {"upload-artifact": "false"}),
+    }
+
+
+def _objects(store: S3Server) -> dict[str, bytes]:
+    """What the S3 server's bucket holds, read straight from moto: URI -> bytes."""
+    admin = store.admin()
+    listed = admin.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {
+        f"s3://{BUCKET}/{item['Key']}": admin.get_object(Bucket=BUCKET, Key=item["Key"])[
+            "Body"
+        ].read()
+        for item in listed
+    }
 
 
 def _artifact_service(stack: contextlib.ExitStack) -> ResultsService | None:

@@ -195,3 +195,46 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_s3_store(
+    check: Checks, run: ContainerRun, *, workspace: Path, objects: Callable[[], dict[str, bytes]]
+) -> None:
+    """Each archive of ``archives`` was stored from inside the container at its
+    ``s3_uri``: ``objects()`` is what the bucket holds (``s3://bucket/key`` -> bytes, read
+    from the host), one object per archive, byte for byte the archive in the workspace."""
+    try:
+        entries: list[dict[str, Any]] = json.loads(
+            parse_output_file(run.output_file.read_text()).get("archives", "[]")
+        )
+    except json.JSONDecodeError:
+        entries = []
+    stored = objects()
+    uris = sorted(str(entry.get("s3_uri")) for entry in entries)
+    check(
+        "S3: the bucket holds one object per archive, at the s3_uri in 'archives'",
+        bool(entries) and uris == sorted(stored),
+        f"archives {uris}, bucket {sorted(stored)}",
+    )
+    for entry in entries:
+        body = stored.get(str(entry.get("s3_uri")))
+        saved = workspace / str(entry.get("path"))
+        check(
+            f"S3: the object of branch {entry.get('branch')!r} is its archive, byte for byte",
+            body is not None
+            and saved.is_file()
+            and hashlib.sha256(body).hexdigest() == entry.get("sha256") == _sha256(saved),
+            f"{len(body or b'')} bytes stored",
+        )
+
+
+def check_masked(check: Checks, run: ContainerRun, what: str, secret: str) -> None:
+    """The action masked ``secret`` (``::add-mask::``), and no other line of the run
+    holds it."""
+    lines = (run.stdout + run.stderr).splitlines()
+    leaks = [line for line in lines if secret in line and "::add-mask::" not in line]
+    check(
+        f"{what} is masked, and appears in no other line",
+        f"::add-mask::{secret}" in lines and not leaks,
+        f"{len(leaks)} other line(s)",
+    )
