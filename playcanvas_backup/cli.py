@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__, doctor, report
 from .config import INPUTS, Input, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
-from .report import ArchiveResult
+from .result import ArchiveResult
 from .workflow import Workflow
 
 if TYPE_CHECKING:

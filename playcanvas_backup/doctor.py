@@ -235,7 +235,7 @@ def _branches(
     checkup.by_id[project_id] = probe
     checkup.probes.append(probe)
     if settings.branch and branches is not None:
-        from .run import find_branch  # noqa: PLC0415 - the backup's own rule
+        from .playcanvas import find_branch  # noqa: PLC0415 - the backup's own rule
 
         try:
             find_branch(project_id, branches, settings.branch)

@@ -33,6 +33,7 @@ from .errors import (
     ApiError,
     ApiUnreachable,
     BackupError,
+    BranchNotFound,
     RateLimited,
     TransientError,
 )
@@ -124,6 +125,28 @@ class Branch:
     id: str
     name: str
     closed: bool = False
+
+
+def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
+    """The branch whose id or name is ``wanted`` (a unique case-insensitive name will do)."""
+    for match in (
+        [b for b in branches if b.id == wanted],
+        [b for b in branches if b.name == wanted],
+        [b for b in branches if b.name.casefold() == wanted.casefold()],
+    ):
+        if len(match) == 1 and match[0].closed:
+            raise BranchNotFound(
+                f"Project {project_id}'s branch '{match[0].name}' exists but is closed; "
+                "PlayCanvas exports open branches only. Reopen it, or choose another branch."
+            )
+        if len(match) == 1:
+            return match[0]
+    names = sorted({b.name for b in branches if not b.closed}, key=str.casefold)
+    shown = ", ".join(names[:30]) + (f", and {len(names) - 30} more" if len(names) > 30 else "")
+    raise BranchNotFound(
+        f"Project {project_id} has no open branch named or with the id '{wanted}'. "
+        f"Its open branches are: {shown or '(none)'}. Set 'branch' to one of these."
+    )
 
 
 class PlayCanvasApi:

@@ -10,7 +10,7 @@ import pytest
 
 from playcanvas_backup import cli, run
 from playcanvas_backup.config import Settings
-from playcanvas_backup.report import ArchiveResult
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import parse_output_file
 

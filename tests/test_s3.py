@@ -17,7 +17,8 @@ import pytest
 
 from playcanvas_backup.errors import TimedOut
 from playcanvas_backup.finished import FinishedArchive, measure
-from playcanvas_backup.report import ArchiveResult, summary
+from playcanvas_backup.report import summary
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.s3 import (
     S3Error,
     S3Refused,
