@@ -721,7 +721,7 @@ def store_in_s3(
             FinishedArchive(saved.path, saved.sha256, saved.size),
             uri,
             metadata=metadata,
-            deadline=deadline.at,
+            deadline=deadline,
         )
     except Exception as exc:
         _raise_if_refused(exc)
