@@ -40,8 +40,9 @@ from .deadline import Deadline
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
 from .files import STALE_MARGIN, claimed, remove_stale_parts
-from .playcanvas import STRICT, ExportJob, LookupRefused, PlayCanvasApi, Project, find_branch
+from .playcanvas import ExportJob, LookupRefused, PlayCanvasApi, Project, find_branch
 from .projects import Excluded, select_projects
+from .ratelimit import STRICT
 from .report import shown_path
 from .result import ArchiveResult
 from .templates import Name, plan_names, timestamp_fields
@@ -407,7 +408,9 @@ class _Exports:
         ctx = self.ctx
         while self.pending or self.running:
             self.fail_if_too_long()
-            while scheduler.may_start(len(self.pending), strict_wait=ctx.api.ready_in(STRICT)):
+            while scheduler.may_start(
+                len(self.pending), strict_wait=ctx.api.limits.ready_in(STRICT)
+            ):
                 self.queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
                 self.start(self.pending.popleft())
             for job in scheduler.due(self.running.values(), now=ctx.clock()):
@@ -421,7 +424,7 @@ class _Exports:
                 self.running.values(),
                 now=now,
                 pending=len(self.pending),
-                strict_wait=ctx.api.ready_in(STRICT),
+                strict_wait=ctx.api.limits.ready_in(STRICT),
             )
             if wake is not None:
                 ctx.sleep(max(0.0, wake - now))
@@ -472,7 +475,7 @@ class _Exports:
     def fail_if_too_long(self) -> None:
         """Fail every export still to start when PlayCanvas's export limit asks for a
         longer wait than the queue's deadline allows, each with the reason."""
-        wait = self.ctx.api.ready_in(STRICT)
+        wait = self.ctx.api.limits.ready_in(STRICT)
         if not self.pending or self.queue.fits(wait):
             return
         reason = self.queue.too_long(wait, who="PlayCanvas", purpose="for the export limit")
@@ -840,7 +843,7 @@ def _report_running(
 
 def _tell_window(ctx: Context, pending: int, *, told: bool) -> bool:
     """Say once per wait that exports wait for the strict rate-limit window."""
-    wait = ctx.api.ready_in(STRICT)
+    wait = ctx.api.limits.ready_in(STRICT)
     if pending and wait > 0 and not told:
         ctx.workflow.info(
             f"{pending} more export{'s' if pending > 1 else ''} to start: "
