@@ -1,18 +1,21 @@
-"""One backup run, top to bottom: plan the archives (and all their names), export them
-within the rate limits, wait for the jobs, download and verify each archive, upload it
-if asked.
+"""One backup run, as a story: plan the archives (and all their names), export them within
+the rate limits, wait for the jobs, download and verify each archive (encrypt it when
+asked), then publish it: as a workflow artifact, in S3.
 
-Every requested archive ends as one :class:`ArchiveResult`, written into the caller's
-list as soon as it is known, so that a cancelled run can still report what it saved.
-Any failure of one archive (an exception of any kind) becomes that archive's ``error``;
-only a refused token (a 401 from the export, job or branch routes) stops the run, since
-every other archive would meet it too. Lookups (project details, the account's project
-list) are not needed for a backup by id: a 401/403 there is that route's answer.
-When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
+Each archive's pipeline returns its :class:`~.result.ArchiveResult`: every step gives
+back what became of its archive (or the archive failed, with its error), and only the
+export loop records it (:meth:`_Exports.record`) into the caller's list, so that a
+cancelled run can still report what it saved. Any failure of one archive (an exception
+of any kind) becomes that archive's ``error``; only a refused token (a 401 from the
+export, job or branch routes) stops the run, since every other archive would meet it
+too. Lookups (project details, the account's project list) are not needed for a backup
+by id: a 401/403 there is that route's answer. When to start and poll is
+:mod:`scheduler`'s arithmetic, how long the rate limits make a request wait is
+:mod:`ratelimit`'s; this module does the I/O.
 
-Each archive has one deadline, ``timeout`` seconds after its export is started: the
-export, the wait, the download, the check (the encryption) and the upload all happen
-before it.
+Each archive has one :class:`~.deadline.Deadline`, ``timeout`` seconds after its export
+is started, made once and carried (in :class:`scheduler.Running`) to every step: the
+export, the wait, the download, the check, the encryption, the upload and S3.
 
 The projects are the ``project-id``s and, with ``user-id``, every project the account
 lists, less what ``exclude`` leaves out (:mod:`projects` decides). A dry run stops after
@@ -169,18 +172,20 @@ def run(
             export_and_wait(ctx, planned, results)
     except TokenRefused as refused:
         workflow.error(str(refused), title=refused.title)
-        _stopped_by(refused, settings, results)
+        results[:] = _stopped(settings, results)
     return results
 
 
-def _stopped_by(refused: TokenRefused, settings: Settings, results: list[ArchiveResult]) -> None:
-    """Every archive not done, and every project not planned yet, says why."""
+def _stopped(settings: Settings, results: list[ArchiveResult]) -> list[ArchiveResult]:
+    """The run's results once the token was refused: every archive not done, and every
+    project not planned yet, says why."""
     reason = "PlayCanvas refused the token (401); the run stopped."
-    for index, result in enumerate(results):
-        if result.error is None and not result.archived:
-            results[index] = replace(result, error=reason)
+    stopped = [
+        result if result.error or result.archived else replace(result, error=reason)
+        for result in results
+    ]
     planned = {result.project_id for result in results}
-    results += [
+    return stopped + [
         ArchiveResult(project_id, settings.branch or "main", None, error=reason)
         for project_id in settings.project_ids
         if project_id not in planned
@@ -563,8 +568,22 @@ def finish_archive(
         saved, result = download_and_encrypt(
             ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
+    return publish(ctx, archive, result, saved, started_at=started_at, deadline=deadline)
+
+
+def publish(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    started_at: float,
+    deadline: Deadline,
+) -> ArchiveResult:
+    """The saved archive (or its ``.age``) uploaded as its artifact and stored in S3, as
+    asked; a failure of either keeps the archive on disk and sets ``error``."""
     if ctx.upload is not None:
-        name = archive.artifact.final(job.id)
+        name = archive.artifact.final(result.job_id)
         result = upload_archive(
             ctx,
             result,
