@@ -1,5 +1,10 @@
 """The action's inputs and the environment it reads: one table, one place.
 
+:data:`INPUTS` holds every input once: its name, default, help, its parser (text in,
+value out) and its line in the settings echo; ``action.yml``, ``--help`` and the echo
+are checked against it. Rules between inputs (``branch`` or ``all-branches``, names
+distinct across archives, ...) follow the parsers, in :func:`load`.
+
 Inputs come from CLI flags, else from the runner's ``INPUT_<NAME>`` variables (hyphens
 kept, ``_`` accepted), else their default. Every value is checked here, before any
 network call; a bad one raises :class:`InputError` naming the input and the fix.
@@ -39,8 +44,6 @@ _MAX_TOKEN = 4096
 #: The shortest secret accepted: the runner's masks (and :mod:`untrusted`'s redaction)
 #: leave shorter values alone, so a shorter one could not be kept out of the log.
 MIN_SECRET = 8
-
-
 #: Days an artifact can be kept: GitHub allows up to 400 in private and internal
 #: repositories (90 in public ones); the repository's own setting caps it.
 MAX_RETENTION_DAYS = 400
