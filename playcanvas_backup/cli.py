@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from . import __version__, doctor, report
 from .config import INPUTS, Input, Settings, load, raw_inputs, unknown_inputs
 from .errors import BackupError, InputError
-from .report import ArchiveResult
+from .result import ArchiveResult
 from .workflow import Workflow
 
 if TYPE_CHECKING:
@@ -256,36 +256,12 @@ def _write_archives(
 
 
 def _echo_settings(settings: Settings, workflow: Workflow) -> None:
-    """The resolved settings, token left out, in a collapsed group: support starts here."""
-    shown = {
-        "project-id": " ".join(str(p) for p in settings.project_ids) or "(none)",
-        "user-id": str(settings.user_id or "(none)"),
-        "exclude": ", ".join(
-            [*map(str, sorted(settings.exclusions.ids)), *settings.exclusions.patterns]
-        )
-        or "(none)",
-        "branch": settings.branch or "(main branch)",
-        "all-branches": str(settings.all_branches).lower(),
-        "path": str(settings.output_dir),
-        "filename": settings.filename.text,
-        "timeout": f"{settings.timeout:g} s per archive",
-        "poll-interval": f"{settings.poll_interval:g} s",
-        "max-poll-interval": f"{settings.max_poll_interval:g} s",
-        "verify": str(settings.verify).lower(),
-        "upload-artifact": str(settings.upload_artifact).lower(),
-        "artifact-name": settings.artifact_name.text,
-        "retention-days": str(settings.retention_days or "(repository default)"),
-        "overwrite": str(settings.overwrite).lower(),
-        "encrypt-to": ", ".join(r.label for r in settings.recipients) or "(not encrypted)",
-        "dry-run": str(settings.dry_run).lower(),
-        "s3-uri": settings.s3_uri.text if settings.s3_uri else "(not stored in S3)",
-        "s3-endpoint-url": settings.s3_endpoint_url or "(AWS)",
-        "s3-region": settings.s3_region or "(the store's default)",
-        "api-url": settings.api_url,
-    }
+    """The resolved settings, secrets left out, in a collapsed group: support starts here.
+    Each input's line is its ``INPUTS`` row's ``shown``."""
     with workflow.group("Settings"):
-        for name, value in shown.items():
-            workflow.info(f"{name}: {value}")
+        for spec in INPUTS:
+            if spec.shown is not None:
+                workflow.info(f"{spec.name}: {spec.shown(settings)}")
 
 
 def _prepare(output_dir: Path) -> None:

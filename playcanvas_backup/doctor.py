@@ -235,7 +235,7 @@ def _branches(
     checkup.by_id[project_id] = probe
     checkup.probes.append(probe)
     if settings.branch and branches is not None:
-        from .run import find_branch  # noqa: PLC0415 - the backup's own rule
+        from .playcanvas import find_branch  # noqa: PLC0415 - the backup's own rule
 
         try:
             find_branch(project_id, branches, settings.branch)
@@ -289,9 +289,9 @@ def _limits(limits: dict[str, int]) -> str:
 def _plan_limits(api: PlayCanvasApi, reported: Mapping[str, int]) -> dict[str, int]:
     """Requests a minute per kind of route: from ``/ratelimits``, else the answers'
     ``X-RateLimit-Limit`` headers."""
-    from .playcanvas import NORMAL, STRICT  # noqa: PLC0415
+    from .ratelimit import NORMAL, STRICT  # noqa: PLC0415
 
-    seen = {kind: api.limit(kind) for kind in (NORMAL, STRICT)}
+    seen = {kind: api.limits.limit(kind) for kind in (NORMAL, STRICT)}
     limits: dict[str, int] = {str(kind): value for kind, value in seen.items() if value}
     return {**limits, **{kind: reported[kind] for kind in (NORMAL, STRICT) if kind in reported}}
 

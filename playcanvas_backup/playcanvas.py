@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import requests
 
@@ -33,13 +33,11 @@ from .errors import (
     ApiError,
     ApiUnreachable,
     BackupError,
+    BranchNotFound,
     RateLimited,
     TransientError,
 )
-
-Kind = Literal["strict", "normal"]
-STRICT: Kind = "strict"
-NORMAL: Kind = "normal"
+from .ratelimit import NORMAL, STRICT, Kind
 
 #: (connect, read) timeouts for API calls, seconds.
 API_TIMEOUT = (10.0, 60.0)
@@ -126,6 +124,28 @@ class Branch:
     closed: bool = False
 
 
+def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
+    """The branch whose id or name is ``wanted`` (a unique case-insensitive name will do)."""
+    for match in (
+        [b for b in branches if b.id == wanted],
+        [b for b in branches if b.name == wanted],
+        [b for b in branches if b.name.casefold() == wanted.casefold()],
+    ):
+        if len(match) == 1 and match[0].closed:
+            raise BranchNotFound(
+                f"Project {project_id}'s branch '{match[0].name}' exists but is closed; "
+                "PlayCanvas exports open branches only. Reopen it, or choose another branch."
+            )
+        if len(match) == 1:
+            return match[0]
+    names = sorted({b.name for b in branches if not b.closed}, key=str.casefold)
+    shown = ", ".join(names[:30]) + (f", and {len(names) - 30} more" if len(names) > 30 else "")
+    raise BranchNotFound(
+        f"Project {project_id} has no open branch named or with the id '{wanted}'. "
+        f"Its open branches are: {shown or '(none)'}. Set 'branch' to one of these."
+    )
+
+
 class PlayCanvasApi:
     """PlayCanvas REST API client.
 
@@ -150,20 +170,9 @@ class PlayCanvasApi:
         self._clock = clock
         self._sleep = sleep
         self._log = log
-        self._windows: dict[Kind, ratelimit.Window] = {
-            STRICT: ratelimit.Window(),
-            NORMAL: ratelimit.Window(),
-        }
+        #: The rate limits, asked before each request and told each answer's headers.
+        self.limits = ratelimit.Limits(clock=clock)
         self.requests_sent = 0
-
-    def ready_in(self, kind: Kind) -> float:
-        """Seconds until a request of this kind fits the rate limit (0 = now)."""
-        return self._windows[kind].wait(self._clock())
-
-    def limit(self, kind: Kind) -> int | None:
-        """Requests a window allows for this kind of route, as PlayCanvas's last answer to
-        one said (``X-RateLimit-Limit``); None before any."""
-        return self._windows[kind].limit
 
     def rate_limits(self, *, deadline: Deadline) -> dict[str, int]:
         """The token's limits as ``GET /ratelimits`` reports them: each name with a whole
@@ -314,15 +323,12 @@ class PlayCanvasApi:
 
     def _send(self, request: _Request, deadline: Deadline) -> Any:
         kind, what = request.kind, request.what
-        self._wait_for_window(request, deadline)
-        self._windows[kind] = self._windows[kind].spend()
+        self.limits.wait(kind, deadline, what=what, sleep=self._sleep, log=self._log)
         self.requests_sent += 1
         response = self._request(request, deadline)
         with response:
             now = self._clock()
-            window = ratelimit.window_from_headers(response.headers, now)
-            if window is not None:
-                self._windows[kind] = window
+            self.limits.heard(kind, response.headers, now)
             status = response.status_code
             body = self._read(response, what, deadline)
         if 200 <= status < 300:
@@ -339,21 +345,6 @@ class PlayCanvasApi:
                 retry_after=ratelimit.retry_after(response.headers, now),
             )
         raise _failure(request, status, message)
-
-    def _wait_for_window(self, request: _Request, deadline: Deadline) -> None:
-        """Wait for the rate limit's window when it is used up, never past the deadline."""
-        kind, what = request.kind, request.what
-        wait = self.ready_in(kind)
-        limit = "the export limit" if kind == STRICT else "its API rate limit"
-        deadline.sleep(
-            wait,
-            who=f"{what}: PlayCanvas",
-            purpose=f"for {limit}",
-            sleep=self._sleep,
-            before=lambda: self._log(
-                f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset"
-            ),
-        )
 
     def _request(self, request: _Request, deadline: Deadline) -> requests.Response:
         """Send one request; a fault becomes final or worth retrying as ``retries.API``

@@ -1,4 +1,10 @@
-"""Rate-limit arithmetic for the PlayCanvas API: pure functions over response headers.
+"""The PlayCanvas API's rate limits, in one place: each kind of route's window as the last
+answer described it, and how long a request of that kind must wait before it may go.
+
+:class:`Limits` is the one record: the API client asks it before each request (and
+waits by it, never past the caller's deadline) and tells it every answer's headers; the
+run asks it when the next export may start (:mod:`scheduler` turns that into when to
+wake). A 429's own ``Retry-After`` is :mod:`retries`' business (it is a failure to retry).
 
 PlayCanvas sends ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
 ``X-RateLimit-Reset`` (the window's reset, UTC epoch seconds) on each response, per
@@ -13,9 +19,18 @@ own deadline.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from .deadline import Deadline
+
+#: PlayCanvas's kinds of route: ``strict`` for exports, ``normal`` for the rest.
+Kind = Literal["strict", "normal"]
+STRICT: Kind = "strict"
+NORMAL: Kind = "normal"
 
 # A reset value below this is a number of seconds from now, not an epoch time.
 _EPOCH_THRESHOLD = 1_000_000_000
@@ -47,6 +62,55 @@ class Window:
         if self.remaining is None:
             return self
         return Window(self.limit, max(0, self.remaining - 1), self.reset_at)
+
+
+class Limits:
+    """The token's rate-limit windows, one per kind of route, as PlayCanvas's answers
+    described them: the one place that says how long a request of a kind must wait."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._windows: dict[Kind, Window] = {STRICT: Window(), NORMAL: Window()}
+
+    def ready_in(self, kind: Kind) -> float:
+        """Seconds until a request of this kind fits the rate limit (0 = now)."""
+        return self._windows[kind].wait(self._clock())
+
+    def limit(self, kind: Kind) -> int | None:
+        """Requests a window allows for this kind of route, as PlayCanvas's last answer to
+        one said (``X-RateLimit-Limit``); None before any."""
+        return self._windows[kind].limit
+
+    def wait(
+        self,
+        kind: Kind,
+        deadline: Deadline,
+        *,
+        what: str,
+        sleep: Callable[[float], None],
+        log: Callable[[str], None],
+    ) -> None:
+        """Wait until a request of this kind may go, never past ``deadline`` (a longer
+        wait fails at once, saying so); then count the request as sent."""
+        wait = self.ready_in(kind)
+        limit = "the export limit" if kind == STRICT else "its API rate limit"
+        deadline.sleep(
+            wait,
+            who=f"{what}: PlayCanvas",
+            purpose=f"for {limit}",
+            sleep=sleep,
+            before=lambda: log(
+                f"{what}: waiting {wait:.0f} s for PlayCanvas's {kind} rate limit to reset"
+            ),
+        )
+        self._windows[kind] = self._windows[kind].spend()
+
+    def heard(self, kind: Kind, headers: Mapping[str, str], now: float) -> None:
+        """Take in an answer's ``X-RateLimit-*`` headers (an answer without them changes
+        nothing)."""
+        window = window_from_headers(headers, now)
+        if window is not None:
+            self._windows[kind] = window
 
 
 def window_from_headers(headers: Mapping[str, str], now: float) -> Window | None:

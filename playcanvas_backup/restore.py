@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import http, s3uri, templates, untrusted
+from .deadline import Deadline
 from .errors import BackupError, InputError
 from .files import move_into_place
 from .finished import measure
@@ -216,7 +217,7 @@ def restore(
     clock: Callable[[], float] = time.time,
 ) -> Path:
     """Fetch, check, decrypt and place the backup; return the restored zip's path."""
-    deadline = clock() + TIMEOUT
+    deadline = Deadline.after(TIMEOUT, clock=clock)
     with _workspace(request.output) as work:
         if request.source.startswith("s3://"):
             fetched = from_s3(request, env, work, log=log, deadline=deadline)
@@ -295,7 +296,7 @@ def _decrypt(request: Request, encrypted: Path, work: Path) -> Path:
 
 
 def from_s3(
-    request: Request, env: Mapping[str, str], work: Path, *, log: Log, deadline: float
+    request: Request, env: Mapping[str, str], work: Path, *, log: Log, deadline: Deadline
 ) -> Fetched:
     from .s3 import S3Store  # noqa: PLC0415 - boto3 only for S3
 
@@ -360,7 +361,7 @@ def _choose(
     bucket: str,
     prefix: str,
     newest_first: list[Listed],
-    deadline: float,
+    deadline: Deadline,
 ) -> tuple[str, ObjectInfo]:
     """The newest object whose recorded entry is the one asked for."""
     for listed in newest_first[:MAX_CANDIDATES]:

@@ -1,18 +1,21 @@
-"""One backup run, top to bottom: plan the archives (and all their names), export them
-within the rate limits, wait for the jobs, download and verify each archive, upload it
-if asked.
+"""One backup run, as a story: plan the archives (and all their names), export them within
+the rate limits, wait for the jobs, download and verify each archive (encrypt it when
+asked), then publish it: as a workflow artifact, in S3.
 
-Every requested archive ends as one :class:`ArchiveResult`, written into the caller's
-list as soon as it is known, so that a cancelled run can still report what it saved.
-Any failure of one archive (an exception of any kind) becomes that archive's ``error``;
-only a refused token (a 401 from the export, job or branch routes) stops the run, since
-every other archive would meet it too. Lookups (project details, the account's project
-list) are not needed for a backup by id: a 401/403 there is that route's answer.
-When to start and poll is :mod:`scheduler`'s arithmetic; this module does the I/O.
+Each archive's pipeline returns its :class:`~.result.ArchiveResult`: every step gives
+back what became of its archive (or the archive failed, with its error), and only the
+export loop records it (:meth:`_Exports.record`) into the caller's list, so that a
+cancelled run can still report what it saved. Any failure of one archive (an exception
+of any kind) becomes that archive's ``error``; only a refused token (a 401 from the
+export, job or branch routes) stops the run, since every other archive would meet it
+too. Lookups (project details, the account's project list) are not needed for a backup
+by id: a 401/403 there is that route's answer. When to start and poll is
+:mod:`scheduler`'s arithmetic, how long the rate limits make a request wait is
+:mod:`ratelimit`'s; this module does the I/O.
 
-Each archive has one deadline, ``timeout`` seconds after its export is started: the
-export, the wait, the download, the check (the encryption) and the upload all happen
-before it.
+Each archive has one :class:`~.deadline.Deadline`, ``timeout`` seconds after its export
+is started, made once and carried (in :class:`scheduler.Running`) to every step: the
+export, the wait, the download, the check, the encryption, the upload and S3.
 
 The projects are the ``project-id``s and, with ``user-id``, every project the account
 lists, less what ``exclude`` leaves out (:mod:`projects` decides). A dry run stops after
@@ -29,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 
@@ -40,9 +43,11 @@ from .deadline import Deadline
 from .download import Archive, download
 from .errors import ApiError, BackupError, BranchNotFound, ExportFailed
 from .files import STALE_MARGIN, claimed, remove_stale_parts
-from .playcanvas import STRICT, Branch, ExportJob, LookupRefused, PlayCanvasApi, Project
+from .playcanvas import ExportJob, LookupRefused, PlayCanvasApi, Project, find_branch
 from .projects import Excluded, select_projects
-from .report import ArchiveResult, shown_path
+from .ratelimit import STRICT
+from .report import shown_path
+from .result import ArchiveResult
 from .templates import Name, plan_names, timestamp_fields
 from .units import human_duration, human_size
 from .workflow import Workflow
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
 #: Uploads an archive as an artifact of this name, by the archive's deadline; returns
 #: (artifact id, artifact URL).
 Upload = Callable[[Archive, str, Deadline], tuple[int, str]]
+T = TypeVar("T")
 
 
 class TokenRefused(BackupError):
@@ -166,18 +172,20 @@ def run(
             export_and_wait(ctx, planned, results)
     except TokenRefused as refused:
         workflow.error(str(refused), title=refused.title)
-        _stopped_by(refused, settings, results)
+        results[:] = _stopped(settings, results)
     return results
 
 
-def _stopped_by(refused: TokenRefused, settings: Settings, results: list[ArchiveResult]) -> None:
-    """Every archive not done, and every project not planned yet, says why."""
+def _stopped(settings: Settings, results: list[ArchiveResult]) -> list[ArchiveResult]:
+    """The run's results once the token was refused: every archive not done, and every
+    project not planned yet, says why."""
     reason = "PlayCanvas refused the token (401); the run stopped."
-    for index, result in enumerate(results):
-        if result.error is None and not result.archived:
-            results[index] = replace(result, error=reason)
+    stopped = [
+        result if result.error or result.archived else replace(result, error=reason)
+        for result in results
+    ]
     planned = {result.project_id for result in results}
-    results += [
+    return stopped + [
         ArchiveResult(project_id, settings.branch or "main", None, error=reason)
         for project_id in settings.project_ids
         if project_id not in planned
@@ -350,28 +358,6 @@ def archives_of(ctx: Context, project: Project) -> list[ArchiveResult]:
     ]
 
 
-def find_branch(project_id: int, branches: list[Branch], wanted: str) -> Branch:
-    """The branch whose id or name is ``wanted`` (a unique case-insensitive name will do)."""
-    for match in (
-        [b for b in branches if b.id == wanted],
-        [b for b in branches if b.name == wanted],
-        [b for b in branches if b.name.casefold() == wanted.casefold()],
-    ):
-        if len(match) == 1 and match[0].closed:
-            raise BranchNotFound(
-                f"Project {project_id}'s branch '{match[0].name}' exists but is closed; "
-                "PlayCanvas exports open branches only. Reopen it, or choose another branch."
-            )
-        if len(match) == 1:
-            return match[0]
-    names = sorted({b.name for b in branches if not b.closed}, key=str.casefold)
-    shown = ", ".join(names[:30]) + (f", and {len(names) - 30} more" if len(names) > 30 else "")
-    raise BranchNotFound(
-        f"Project {project_id} has no open branch named or with the id '{wanted}'. "
-        f"Its open branches are: {shown or '(none)'}. Set 'branch' to one of these."
-    )
-
-
 def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """A dry run's report: what each archive would be saved and uploaded as."""
     upload, s3_uri = ctx.upload is not None, ctx.settings.s3_uri
@@ -389,94 +375,150 @@ def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]
 
 def export_and_wait(ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
     """Start the exports as the strict rate limit allows, look at the running jobs each
-    on its own schedule, and finish each archive as soon as its job is complete."""
-    pending, by_index = deque(planned), {archive.index: archive for archive in planned}
-    running: dict[int, scheduler.Running] = {}
-    told_window = False
-    # Waits before an export starts count too: the exports still to start wait for the
-    # export limit at most 'timeout' since the last one started, else fail with the reason.
-    queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
-    while pending or running:
-        if not _may_wait(ctx, queue, pending, results):
-            pending.clear()
-        while scheduler.may_start(len(pending), strict_wait=ctx.api.ready_in(STRICT)):
-            archive = pending.popleft()
-            queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
-            job = start_export(ctx, archive, results)
-            if job is not None:
-                running[archive.index] = job
-        for job in scheduler.due(running.values(), now=ctx.clock()):
-            del running[job.index]
-            still = look_at_job(ctx, by_index[job.index], job, results)
-            if still is not None:
-                running[job.index] = still
-        for index, job in list(running.items()):
-            if scheduler.report_due(job, now=ctx.clock()):
-                running[index] = _report_running(ctx, results[index], job)
-        told_window = _tell_window(ctx, len(pending), told=told_window)
+    on its own schedule, and finish each archive as soon as its job is complete.
+
+    Each step returns what became of its archive; the loop alone writes it into
+    ``results`` (:meth:`_Exports.record`), the caller's list, which a cancelled run still
+    reports from."""
+    _Exports(ctx, planned, results).run()
+
+
+class _Exports:
+    """The export loop's state: the exports still to start, the jobs being waited for,
+    and ``results``, which only :meth:`record` changes."""
+
+    def __init__(self, ctx: Context, planned: list[Planned], results: list[ArchiveResult]) -> None:
+        self.ctx, self.results = ctx, results
+        self.pending = deque(planned)
+        self.planned = {archive.index: archive for archive in planned}
+        self.running: dict[int, scheduler.Running] = {}
+        self.told_window = False
+        # Waits before an export starts count too: the exports still to start wait for the
+        # export limit at most 'timeout' since the last one started, else fail with the
+        # reason.
+        self.queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
+
+    def record(self, index: int, outcome: scheduler.Running | ArchiveResult) -> None:
+        """The one place an archive's result changes once planned: a finished (or failed)
+        archive's result, or a running job (whose id the result keeps)."""
+        if isinstance(outcome, ArchiveResult):
+            self.results[index] = outcome
+            self.running.pop(index, None)
+            return
+        self.running[index] = outcome
+        if self.results[index].job_id != outcome.job_id:
+            self.results[index] = replace(self.results[index], job_id=outcome.job_id)
+
+    def run(self) -> None:
+        ctx = self.ctx
+        while self.pending or self.running:
+            self.fail_if_too_long()
+            while scheduler.may_start(
+                len(self.pending), strict_wait=ctx.api.limits.ready_in(STRICT)
+            ):
+                self.queue = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
+                self.start(self.pending.popleft())
+            for job in scheduler.due(self.running.values(), now=ctx.clock()):
+                self.look(job)
+            for index, job in list(self.running.items()):
+                if scheduler.report_due(job, now=ctx.clock()):
+                    self.record(index, _report_running(ctx, self.results[index], job))
+            self.told_window = _tell_window(ctx, len(self.pending), told=self.told_window)
+            now = ctx.clock()
+            wake = scheduler.wake_at(
+                self.running.values(),
+                now=now,
+                pending=len(self.pending),
+                strict_wait=ctx.api.limits.ready_in(STRICT),
+            )
+            if wake is not None:
+                ctx.sleep(max(0.0, wake - now))
+
+    def start(self, archive: Planned) -> None:
+        """Start one export, made its archive's one deadline; finish the archive at once
+        when the export's answer says it is complete already."""
+        ctx, index = self.ctx, archive.index
         now = ctx.clock()
-        wake = scheduler.wake_at(
-            running.values(), now=now, pending=len(pending), strict_wait=ctx.api.ready_in(STRICT)
+        deadline = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
+        result = self.results[index]
+        export = _attempt(ctx, result, lambda: start_export(ctx, result, deadline), now)
+        if isinstance(export, ArchiveResult):
+            self.record(index, export)
+            return
+        self.record(
+            index,
+            scheduler.started(
+                index,
+                job_id=export.id,
+                now=now,
+                deadline=deadline,
+                poll_interval=ctx.settings.poll_interval,
+                finished=export.finished,
+            ),
         )
-        if wake is not None:
-            ctx.sleep(max(0.0, wake - now))
+        if export.finished:
+            started = self.results[index]
+            self.record(
+                index,
+                _attempt(
+                    ctx,
+                    started,
+                    lambda: conclude(
+                        ctx, archive, started, export, started_at=now, deadline=deadline
+                    ),
+                    now,
+                ),
+            )
 
-
-def start_export(
-    ctx: Context, archive: Planned, results: list[ArchiveResult]
-) -> scheduler.Running | None:
-    """Start one export; finish it at once if its answer says it is complete already.
-    Returns the job to wait for, if any."""
-    result, now = results[archive.index], ctx.clock()
-    deadline = Deadline.after(ctx.settings.timeout, clock=ctx.clock)
-
-    def start() -> scheduler.Running | ArchiveResult:
-        job = ctx.api.start_export(result.project_id, branch_id=result.branch_id, deadline=deadline)
-        ctx.workflow.info(f"{_label(result)}: export job {job.id} started")
-        started = replace(result, job_id=job.id)
-        results[archive.index] = started
-        if job.finished:
-            return conclude(ctx, archive, started, job, started_at=now, deadline=deadline)
-        return scheduler.started(
-            archive.index,
-            job_id=job.id,
-            now=now,
-            deadline=deadline.at,
-            poll_interval=ctx.settings.poll_interval,
-            finished=False,
+    def look(self, job: scheduler.Running) -> None:
+        archive, result = self.planned[job.index], self.results[job.index]
+        self.record(
+            job.index,
+            _attempt(self.ctx, result, lambda: look_at_job(self.ctx, archive, job, result), job),
         )
 
-    return _step(ctx, archive.index, results, start, started_at=now)
+    def fail_if_too_long(self) -> None:
+        """Fail every export still to start when PlayCanvas's export limit asks for a
+        longer wait than the queue's deadline allows, each with the reason."""
+        wait = self.ctx.api.limits.ready_in(STRICT)
+        if not self.pending or self.queue.fits(wait):
+            return
+        reason = self.queue.too_long(wait, who="PlayCanvas", purpose="for the export limit")
+        while self.pending:
+            index = self.pending.popleft().index
+            self.record(index, _failed(self.ctx, self.results[index], reason, self.ctx.clock()))
+
+
+def start_export(ctx: Context, result: ArchiveResult, deadline: Deadline) -> ExportJob:
+    """Start one archive's export; PlayCanvas's answer (complete at once, at times)."""
+    job = ctx.api.start_export(result.project_id, branch_id=result.branch_id, deadline=deadline)
+    ctx.workflow.info(f"{_label(result)}: export job {job.id} started")
+    return job
 
 
 def look_at_job(
-    ctx: Context, archive: Planned, job: scheduler.Running, results: list[ArchiveResult]
-) -> scheduler.Running | None:
-    """Look at one running job: finish its archive when it is complete, fail it past its
-    deadline, else schedule its next look."""
-    result, settings = results[archive.index], ctx.settings
-    deadline = Deadline(job.deadline, ctx.clock, settings.timeout)
-
-    def look() -> scheduler.Running | ArchiveResult:
-        state = ctx.api.get_job(job.job_id, deadline=deadline)
-        if state.finished:
-            return conclude(ctx, archive, result, state, started_at=job.started, deadline=deadline)
-        now = ctx.clock()
-        if now >= job.deadline:
-            raise ExportFailed(
-                f"Export job {job.job_id} of {_label(result)} was still '{state.status}' "
-                f"after {settings.timeout:g} s. Raise 'timeout' for a big project, or look "
-                "at the job on PlayCanvas."
-            )
-        return scheduler.polled(
-            job,
-            now=now,
-            poll_interval=settings.poll_interval,
-            max_poll_interval=settings.max_poll_interval,
-            jitter=ctx.rng(),
+    ctx: Context, archive: Planned, job: scheduler.Running, result: ArchiveResult
+) -> scheduler.Running | ArchiveResult:
+    """Look at one running job: its archive finished when the job is complete, a failure
+    past its deadline, else the job with its next look scheduled."""
+    settings, deadline = ctx.settings, job.deadline
+    state = ctx.api.get_job(job.job_id, deadline=deadline)
+    if state.finished:
+        return conclude(ctx, archive, result, state, started_at=job.started, deadline=deadline)
+    now = ctx.clock()
+    if now >= deadline.at:
+        raise ExportFailed(
+            f"Export job {job.job_id} of {_label(result)} was still '{state.status}' "
+            f"after {settings.timeout:g} s. Raise 'timeout' for a big project, or look "
+            "at the job on PlayCanvas."
         )
-
-    return _step(ctx, archive.index, results, look, started_at=job.started)
+    return scheduler.polled(
+        job,
+        now=now,
+        poll_interval=settings.poll_interval,
+        max_poll_interval=settings.max_poll_interval,
+        jitter=ctx.rng(),
+    )
 
 
 def conclude(
@@ -526,8 +568,22 @@ def finish_archive(
         saved, result = download_and_encrypt(
             ctx, job, result, destination, started_at=started_at, deadline=deadline
         )
+    return publish(ctx, archive, result, saved, started_at=started_at, deadline=deadline)
+
+
+def publish(
+    ctx: Context,
+    archive: Planned,
+    result: ArchiveResult,
+    saved: Archive,
+    *,
+    started_at: float,
+    deadline: Deadline,
+) -> ArchiveResult:
+    """The saved archive (or its ``.age``) uploaded as its artifact and stored in S3, as
+    asked; a failure of either keeps the archive on disk and sets ``error``."""
     if ctx.upload is not None:
-        name = archive.artifact.final(job.id)
+        name = archive.artifact.final(result.job_id)
         result = upload_archive(
             ctx,
             result,
@@ -687,7 +743,7 @@ def store_in_s3(
             FinishedArchive(saved.path, saved.sha256, saved.size),
             uri,
             metadata=metadata,
-            deadline=deadline.at,
+            deadline=deadline,
         )
     except Exception as exc:
         _raise_if_refused(exc)
@@ -738,43 +794,23 @@ def _check_deadline(ctx: Context, result: ArchiveResult, deadline: Deadline, whe
     deadline.check(f"{_label(result)}: the steps {when}")
 
 
-def _may_wait(
-    ctx: Context, queue: Deadline, pending: deque[Planned], results: list[ArchiveResult]
-) -> bool:
-    """Whether the exports still to start may wait for PlayCanvas's export limit; if the
-    wait is longer than the queue's deadline allows, each fails with the reason."""
-    wait = ctx.api.ready_in(STRICT)
-    if not pending or queue.fits(wait):
-        return True
-    reason = queue.too_long(wait, who="PlayCanvas", purpose="for the export limit")
-    for archive in pending:
-        results[archive.index] = _failed(ctx, results[archive.index], reason, ctx.clock())
-    return False
-
-
 # -- one archive's failure stays its own ----------------------------------------------------------
 
 
-def _step(
+def _attempt(
     ctx: Context,
-    index: int,
-    results: list[ArchiveResult],
-    action: Callable[[], scheduler.Running | ArchiveResult],
-    *,
-    started_at: float,
-) -> scheduler.Running | None:
-    """Run one step of one archive: a result it returns is stored; any failure becomes
-    the archive's ``error`` (the traceback at debug level), except a refused token."""
+    result: ArchiveResult,
+    action: Callable[[], T],
+    started: float | scheduler.Running,
+) -> T | ArchiveResult:
+    """What one step of one archive returns, or the archive failed with its error (the
+    traceback at debug level); a refused token stops the run instead."""
+    started_at = started.started if isinstance(started, scheduler.Running) else started
     try:
-        outcome = action()
+        return action()
     except Exception as exc:
         _raise_if_refused(exc)
-        results[index] = _failed(ctx, results[index], exc, started_at)
-        return None
-    if isinstance(outcome, ArchiveResult):
-        results[index] = outcome
-        return None
-    return outcome
+        return _failed(ctx, result, exc, started_at)
 
 
 def _isolated(
@@ -826,7 +862,7 @@ def _report_running(
 
 def _tell_window(ctx: Context, pending: int, *, told: bool) -> bool:
     """Say once per wait that exports wait for the strict rate-limit window."""
-    wait = ctx.api.ready_in(STRICT)
+    wait = ctx.api.limits.ready_in(STRICT)
     if pending and wait > 0 and not told:
         ctx.workflow.info(
             f"{pending} more export{'s' if pending > 1 else ''} to start: "

@@ -210,7 +210,6 @@ class S3Store:
         region: str | None,
         env: Mapping[str, str],
         log: Callable[[str], None] = lambda line: None,
-        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         threshold: int = MULTIPART_THRESHOLD,
         part_size: int = PART_SIZE,
@@ -218,7 +217,7 @@ class S3Store:
     ) -> None:
         self.endpoint_url, self.region = endpoint_url, region
         self.env = {name: value for name, value in env.items() if name in CREDENTIAL_ENV and value}
-        self.log, self.clock, self.sleep = log, clock, sleep
+        self.log, self.sleep = log, sleep
         self.threshold, self.part_size, self.parallel = threshold, part_size, parallel
         self._client: S3Client | None = None
         self._lock = threading.Lock()
@@ -231,7 +230,7 @@ class S3Store:
         uri: str,
         *,
         metadata: Mapping[str, str],
-        deadline: float,
+        deadline: Deadline,
     ) -> Stored:
         """Store ``archive`` at ``uri`` (``s3://bucket/key``) unless it is there already;
         return it verified by ``HEAD``. Raises :class:`S3Error` (or :class:`S3Unavailable`
@@ -257,7 +256,7 @@ class S3Store:
         uri: str,
         metadata: Mapping[str, str],
         checksum: str,
-        deadline: float,
+        deadline: Deadline,
     ) -> str | None:
         bucket, key = split(uri)
 
@@ -280,7 +279,7 @@ class S3Store:
         return _version(answer.get("VersionId"))
 
     def _multipart(
-        self, archive: FinishedArchive, uri: str, metadata: Mapping[str, str], deadline: float
+        self, archive: FinishedArchive, uri: str, metadata: Mapping[str, str], deadline: Deadline
     ) -> tuple[str, str | None]:
         """Upload in parts; return the composite checksum S3 should report, and the
         version id."""
@@ -317,7 +316,7 @@ class S3Store:
         )
 
     def _parts(
-        self, archive: FinishedArchive, bucket: str, key: str, upload_id: str, deadline: float
+        self, archive: FinishedArchive, bucket: str, key: str, upload_id: str, deadline: Deadline
     ) -> list[tuple[dict[str, Any], bytes]]:
         """Upload every part, at most :attr:`parallel` at a time; each reads its own
         bytes when it starts."""
@@ -373,7 +372,7 @@ class S3Store:
         self,
         uri: str,
         *,
-        deadline: float,
+        deadline: Deadline,
         version_id: str | None = None,
         what: str = "reading back",
     ) -> ObjectInfo | None:
@@ -402,7 +401,7 @@ class S3Store:
             modified=answer.get("LastModified"),
         )
 
-    def list(self, bucket: str, prefix: str, *, deadline: float, limit: int) -> list[Listed]:
+    def list(self, bucket: str, prefix: str, *, deadline: Deadline, limit: int) -> list[Listed]:
         """Up to ``limit`` objects under ``prefix``."""
         found: list[Listed] = []
         token: str | None = None
@@ -425,7 +424,7 @@ class S3Store:
         return found[:limit]
 
     def download(
-        self, uri: str, into: BinaryIO, *, version_id: str | None, deadline: float
+        self, uri: str, into: BinaryIO, *, version_id: str | None, deadline: Deadline
     ) -> None:
         """Write the object's bytes into ``into`` (from its start again on each try)."""
         bucket, key = split(uri)
@@ -437,7 +436,7 @@ class S3Store:
             answer = self.client.get_object(Bucket=bucket, Key=key, **extra)
             for chunk in answer["Body"].iter_chunks(MIB):
                 into.write(chunk)
-                if self.clock() >= deadline:
+                if deadline.expired():
                     raise S3Error(f"Downloading {uri} did not finish within the time allowed.")
 
         self._call(f"downloading {uri}", get, deadline)
@@ -480,11 +479,11 @@ class S3Store:
         )
         return session.client("s3", endpoint_url=self.endpoint_url, config=config)
 
-    def _call(self, what: str, request: Callable[[], T], deadline: float) -> T:
+    def _call(self, what: str, request: Callable[[], T], deadline: Deadline) -> T:
         """``request`` under the S3 retry policy, never started past ``deadline``."""
 
         def attempt() -> T:
-            if self.clock() >= deadline:
+            if deadline.expired():
                 raise S3Error(
                     f"The archive's time ran out before {what}. Raise 'timeout' for a big "
                     "project; the archive is kept on disk."
@@ -499,7 +498,7 @@ class S3Store:
             sleep=self.sleep,
             log=self.log,
             prefix=f"S3, {what}: ",
-            deadline=Deadline(deadline, self.clock),
+            deadline=deadline,
         )
         return retrying(attempt)
 

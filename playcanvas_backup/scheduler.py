@@ -2,7 +2,8 @@
 running export job to look at when, when to say that a job is still running, and how
 long the run may sleep. No I/O: the run loop asks, does, and tells.
 
->>> job = started(0, job_id=7, now=100.0, deadline=3700.0, poll_interval=2, finished=False)
+>>> deadline = Deadline(3700.0, clock=lambda: 100.0)
+>>> job = started(0, job_id=7, now=100.0, deadline=deadline, poll_interval=2, finished=False)
 >>> job.next_poll  # a short first look, not the whole poll-interval
 100.5
 >>> [j.job_id for j in due([job], now=100.5)]
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from .deadline import Deadline
 from .polling import next_poll_delay
 
 #: The first look at a job that was not complete at once, seconds after its export.
@@ -24,22 +26,29 @@ REPORT_EVERY = 30.0
 
 @dataclass(frozen=True)
 class Running:
-    """An export job being waited for. ``index`` is its archive's place in the run."""
+    """An export job being waited for. ``index`` is its archive's place in the run;
+    ``deadline`` is its archive's one deadline, made when its export started."""
 
     index: int
     job_id: int
     started: float
-    deadline: float
+    deadline: Deadline
     next_poll: float
     next_report: float
 
 
 def started(
-    index: int, *, job_id: int, now: float, deadline: float, poll_interval: float, finished: bool
+    index: int,
+    *,
+    job_id: int,
+    now: float,
+    deadline: Deadline,
+    poll_interval: float,
+    finished: bool,
 ) -> Running:
     """A job whose export just answered: looked at again at once when that answer said
     it finished, else after a short fixed delay."""
-    first = now if finished else min(deadline, now + min(FIRST_POLL, poll_interval))
+    first = now if finished else min(deadline.at, now + min(FIRST_POLL, poll_interval))
     return Running(index, job_id, now, deadline, first, now + REPORT_EVERY)
 
 
@@ -51,7 +60,7 @@ def polled(
     delay = next_poll_delay(
         now - job.started, first=poll_interval, cap=max_poll_interval, jitter=jitter
     )
-    return replace(job, next_poll=min(job.deadline, now + delay))
+    return replace(job, next_poll=min(job.deadline.at, now + delay))
 
 
 def due(jobs: Iterable[Running], *, now: float) -> list[Running]:

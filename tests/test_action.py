@@ -642,6 +642,7 @@ def test_a_cancelled_run_reports_what_it_saved_and_exits_quietly(
     saved, stopped = json.loads(outputs["archives"])
     assert saved["error"] is None and (action.workspace / saved["path"]).is_file()
     assert "Not finished" in stopped["error"]
+    assert stopped["job_id"] is not None  # recorded by the loop before its download began
     assert "1 of 2 archives saved" in (action.file_commands / "step_summary").read_text()
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from playcanvas_backup import cli, run
-from playcanvas_backup.config import Settings
-from playcanvas_backup.report import ArchiveResult
+from playcanvas_backup.config import INPUTS, Settings, load
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import parse_output_file
 
@@ -53,3 +53,19 @@ def test_a_bug_after_one_archive_still_reports_it(
     assert outputs["path"] == "playcanvas-backups/1.zip"
     assert "1 of 1 archive saved" in (tmp_path / "summary").read_text()
     assert signal.getsignal(signal.SIGINT) is before  # the caller's handlers are back
+
+
+def test_the_settings_echo_is_one_line_per_shown_input_of_the_table_and_no_secret(
+    tmp_path: Path,
+) -> None:
+    token, github_token = "pc-secret-token-0123456789abcdef", "ghs_secret-token-0123456789"
+    given = {"access-token": token, "project-id": "1 2", "github-token": github_token}
+    settings = load(given, {}, cwd=tmp_path)
+    out = io.StringIO()
+
+    cli._echo_settings(settings, Workflow({}, out=out, err=out))
+
+    names = [line.split(":", 1)[0] for line in out.getvalue().splitlines() if ": " in line]
+    assert names == [spec.name for spec in INPUTS if spec.shown is not None]
+    assert "project-id: 1 2" in out.getvalue()
+    assert token not in out.getvalue() and github_token not in out.getvalue()

@@ -12,7 +12,7 @@ from playcanvas_backup.errors import InputError
 from playcanvas_backup.http import Network
 from tests.artifact_service import PRIVATE_EVENT
 
-TOKEN = "tok"
+TOKEN = "pc-test-token-0123456789abcdef0"
 
 
 def settings(env: dict[str, str] | None = None, /, **inputs: str) -> Settings:
@@ -241,6 +241,31 @@ def test_rejects_a_token_that_is_not_visible_ascii_and_never_echoes_it(blank: st
 
 def test_accepts_a_token_of_visible_ascii() -> None:
     assert settings(access_token="pc_AbC-123.~!").access_token == "pc_AbC-123.~!"
+
+
+@pytest.mark.parametrize("name", ["access-token", "github-token"])
+def test_a_token_too_short_to_be_masked_is_an_input_error_that_does_not_echo_it(
+    name: str,
+) -> None:
+    failure = rejected(**{name.replace("-", "_"): "Zq9xWv7"})
+
+    assert failure.input_name == name
+    assert "too short" in str(failure) and "Zq9xWv7" not in str(failure)
+
+
+def test_an_access_token_error_says_how_long_playcanvas_tokens_are() -> None:
+    assert "PlayCanvas API tokens are 32 characters" in str(rejected(access_token="abc"))
+
+
+def test_a_token_of_eight_characters_may_be_masked_so_it_is_accepted() -> None:
+    assert settings(access_token="Zq9xWv7y").access_token == "Zq9xWv7y"
+
+
+@pytest.mark.parametrize("variable", ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"])
+def test_an_aws_secret_too_short_to_be_masked_is_an_input_error(variable: str) -> None:
+    failure = rejected({variable: "Qx7z9"}, s3_uri="s3://bucket/{file}")
+
+    assert failure.input_name == variable and "Qx7z9" not in str(failure)
 
 
 @pytest.mark.parametrize("text", ["1" * 19, "9" * 5000])

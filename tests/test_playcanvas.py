@@ -23,10 +23,10 @@ from playcanvas_backup.playcanvas import (
     MAX_BODY,
     MAX_BRANCHES,
     MAX_PAGES,
-    STRICT,
     ExportJob,
     PlayCanvasApi,
 )
+from playcanvas_backup.ratelimit import STRICT
 from tests.emulator import Emulator
 
 
@@ -76,11 +76,11 @@ def test_waits_for_the_window_instead_of_going_over_the_limit(pc: Emulator) -> N
 
 def test_reports_when_the_strict_window_has_room(pc: Emulator) -> None:
     api = client(pc)
-    assert api.ready_in(STRICT) == 0
+    assert api.limits.ready_in(STRICT) == 0
     api.start_export(7, branch_id=None, deadline=later())
     api.start_export(7, branch_id=None, deadline=later())
 
-    assert 0 < api.ready_in(STRICT) <= 1.0
+    assert 0 < api.limits.ready_in(STRICT) <= 1.0
 
 
 def test_a_429_is_retried_after_a_short_wait(pc: Emulator) -> None:

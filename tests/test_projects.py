@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from playcanvas_backup.errors import InputError
-from playcanvas_backup.inputs import (
+from playcanvas_backup.config import (
     parse_boolean,
     parse_retention_cap,
     parse_retention_days,
     parse_user_id,
 )
+from playcanvas_backup.errors import InputError
 from playcanvas_backup.playcanvas import Project
 from playcanvas_backup.projects import (
     MAX_EXCLUDE_ITEMS,

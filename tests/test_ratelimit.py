@@ -7,7 +7,16 @@ from email.utils import formatdate
 
 import pytest
 
-from playcanvas_backup.ratelimit import Window, retry_after, window_from_headers
+from playcanvas_backup.deadline import Deadline
+from playcanvas_backup.errors import TimedOut
+from playcanvas_backup.ratelimit import (
+    NORMAL,
+    STRICT,
+    Limits,
+    Window,
+    retry_after,
+    window_from_headers,
+)
 
 NOW = 1_800_000_000.0
 
@@ -92,3 +101,46 @@ def test_a_retry_after_date_in_a_later_millennium_is_unknown() -> None:
 def test_a_retry_after_date_a_day_ahead_is_a_day() -> None:
     wait = retry_after({"Retry-After": formatdate(NOW + 86_400, usegmt=True)}, NOW)
     assert wait is not None and math.isclose(wait, 86_400)
+
+
+# -- Limits: the one record the client waits by and the run asks --------------------------------
+
+USED_UP = {"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "30"}
+
+
+def test_a_used_up_window_makes_its_kind_wait_until_the_reset_and_only_its_kind() -> None:
+    limits = Limits(clock=lambda: 1000.0)
+    limits.heard(STRICT, USED_UP, 1000.0)
+
+    assert limits.ready_in(STRICT) == 30.0
+    assert limits.ready_in(NORMAL) == 0.0
+    assert limits.limit(STRICT) == 5
+
+
+def test_a_request_waits_for_its_window_then_counts_against_it() -> None:
+    now = [1000.0]
+    slept: list[float] = []
+    limits = Limits(clock=lambda: now[0])
+    limits.heard(NORMAL, {**USED_UP, "X-RateLimit-Remaining": "1"}, now[0])
+
+    limits.wait(NORMAL, Deadline.never(), what="Listing", sleep=slept.append, log=print)
+    assert slept == [] and limits.ready_in(NORMAL) == 30.0  # that was the window's last
+
+    limits.wait(NORMAL, Deadline.never(), what="Listing", sleep=slept.append, log=print)
+    assert slept == [30.0]
+
+
+def test_a_window_resetting_after_the_deadline_fails_at_once_without_sleeping() -> None:
+    slept: list[float] = []
+    limits = Limits(clock=lambda: 1000.0)
+    limits.heard(STRICT, {**USED_UP, "X-RateLimit-Reset": "86400"}, 1000.0)
+
+    with pytest.raises(TimedOut, match="for the export limit"):
+        limits.wait(
+            STRICT,
+            Deadline(1005.0, clock=lambda: 1000.0, seconds=5),
+            what="Exporting",
+            sleep=slept.append,
+            log=print,
+        )
+    assert slept == []

@@ -19,7 +19,6 @@ from playcanvas_backup.projects import Excluded
 from playcanvas_backup.report import (
     ARCHIVES_LIMIT,
     SUMMARY_LIMIT,
-    ArchiveResult,
     capped_json,
     failed,
     nothing_saved,
@@ -27,6 +26,7 @@ from playcanvas_backup.report import (
     summary,
     write_archives,
 )
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import parse_output_file
 

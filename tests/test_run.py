@@ -17,7 +17,7 @@ from playcanvas_backup.config import load
 from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import Archive
 from playcanvas_backup.playcanvas import PlayCanvasApi
-from playcanvas_backup.report import ArchiveResult
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.run import Upload, run
 from playcanvas_backup.workflow import Workflow
 from tests.emulator import Emulator

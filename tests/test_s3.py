@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.errors import TimedOut
 from playcanvas_backup.finished import FinishedArchive, measure
-from playcanvas_backup.report import ArchiveResult, summary
+from playcanvas_backup.report import summary
+from playcanvas_backup.result import ArchiveResult
 from playcanvas_backup.s3 import (
     S3Error,
     S3Refused,
@@ -30,7 +32,7 @@ from tests.conftest import PROJECT, Action
 from tests.s3_server import ACCESS_KEY, BUCKET, CREDENTIALS, SECRET_KEY, VERSIONED, S3Server
 
 MIB = 1 << 20
-FAR = 10**10  # a deadline that is never reached
+FAR = Deadline.never()  # a deadline that is never reached
 
 
 def make_store(s3: S3Server, log: list[str] | None = None, **options: object) -> S3Store:
@@ -215,9 +217,9 @@ def test_a_missing_bucket_says_so(s3: S3Server, tmp_path: Path) -> None:
 
 def test_no_request_starts_past_the_archive_s_deadline(s3: S3Server, tmp_path: Path) -> None:
     now = itertools.count(1000.0)
-    store = make_store(s3, clock=lambda: float(next(now)))
+    store, passed = make_store(s3), Deadline(900.0, clock=lambda: float(next(now)))
     with pytest.raises(S3Error, match="time ran out"):
-        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=900.0)
+        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=passed)
     assert s3.requests == []
 
 
@@ -234,11 +236,11 @@ def test_the_deadline_ends_the_retries_before_the_attempts_run_out(
         endpoint_url=s3.endpoint_url,
         region="us-east-1",
         env=CREDENTIALS,
-        clock=lambda: clock[0],
         sleep=sleep,
     )
+    deadline = Deadline(1002.5, clock=lambda: clock[0])
     with pytest.raises(TimedOut) as raised:
-        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=1002.5)
+        store.store(file_of(tmp_path, 3000), f"s3://{BUCKET}/d.zip", metadata={}, deadline=deadline)
     assert isinstance(raised.value.__cause__, S3Unavailable)
     assert 1 <= len(s3.requests) < 5
     assert clock[0] <= 1002.5
@@ -353,12 +355,11 @@ def test_the_deadline_passing_between_parts_fails_the_upload_and_aborts_it(
     s3: S3Server, tmp_path: Path
 ) -> None:
     clock = itertools.count(1000.0, 1.0)  # every look at the clock is a second later
-    store = make_store(
-        s3, threshold=8 * MIB, part_size=5 * MIB, parallel=1, clock=lambda: float(next(clock))
-    )
+    store = make_store(s3, threshold=8 * MIB, part_size=5 * MIB, parallel=1)
+    deadline = Deadline(1004.0, clock=lambda: float(next(clock)))
     with pytest.raises(S3Error, match="time ran out"):
         store.store(
-            file_of(tmp_path, 16 * MIB), f"s3://{BUCKET}/late.zip", metadata={}, deadline=1004.0
+            file_of(tmp_path, 16 * MIB), f"s3://{BUCKET}/late.zip", metadata={}, deadline=deadline
         )
     admin = s3.admin()
     assert len([p for p in s3.methods("PUT") if "partNumber=" in p]) < 4

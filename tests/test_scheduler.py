@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from playcanvas_backup import scheduler
+from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.scheduler import FIRST_POLL, REPORT_EVERY
 
 NOW = 1_000.0
 
 
+def at(moment: float) -> Deadline:
+    return Deadline(moment, clock=lambda: NOW)
+
+
 def job(*, finished: bool = False, poll_interval: float = 2.0) -> scheduler.Running:
     return scheduler.started(
-        0, job_id=9, now=NOW, deadline=NOW + 3600, poll_interval=poll_interval, finished=finished
+        0,
+        job_id=9,
+        now=NOW,
+        deadline=at(NOW + 3600),
+        poll_interval=poll_interval,
+        finished=finished,
     )
 
 
@@ -30,7 +40,7 @@ def test_a_poll_interval_shorter_than_the_first_delay_wins() -> None:
 
 def test_later_looks_follow_the_backoff_and_never_pass_the_deadline() -> None:
     running = scheduler.started(
-        0, job_id=9, now=NOW, deadline=NOW + 10, poll_interval=2, finished=False
+        0, job_id=9, now=NOW, deadline=at(NOW + 10), poll_interval=2, finished=False
     )
     after = scheduler.polled(running, now=NOW + 9, poll_interval=2, max_poll_interval=30, jitter=1)
     assert after.next_poll == NOW + 10
@@ -39,9 +49,11 @@ def test_later_looks_follow_the_backoff_and_never_pass_the_deadline() -> None:
 
 
 def test_due_jobs_come_longest_waiting_first() -> None:
-    a = scheduler.started(1, job_id=1, now=NOW, deadline=NOW + 60, poll_interval=2, finished=False)
+    a = scheduler.started(
+        1, job_id=1, now=NOW, deadline=at(NOW + 60), poll_interval=2, finished=False
+    )
     b = scheduler.started(
-        2, job_id=2, now=NOW - 5, deadline=NOW + 60, poll_interval=2, finished=False
+        2, job_id=2, now=NOW - 5, deadline=at(NOW + 60), poll_interval=2, finished=False
     )
     assert [j.index for j in scheduler.due([a, b], now=NOW + 1)] == [2, 1]
 

@@ -96,7 +96,11 @@ def runtime(tmp_path: Path, github: GitHubDouble) -> dict[str, str]:
 
 
 def settings(env: dict[str, str], **inputs: str) -> Settings:
-    given = {"access-token": "tok", "project-id": "1", "github-token": GITHUB_TOKEN}
+    given = {
+        "access-token": "pc-test-token-0123456789abcdef0",
+        "project-id": "1",
+        "github-token": GITHUB_TOKEN,
+    }
     given.update({k.replace("_", "-"): v for k, v in inputs.items()})
     return load({k: v for k, v in given.items() if v}, env, cwd=Path("/work"))
 
