@@ -1,0 +1,253 @@
+"""The rules that protect the user, each held by a behaviour test (issue 17's mutation testing).
+
+Each test here was written against a deliberate break of the code that the rest of the suite
+let through, and goes through the product's public doors only (the action as the runner runs
+it, the run loop with its collaborators), so that it keeps holding when the code behind those
+doors is rearranged: an encryption that fails is a failed archive naming no deleted file; a
+download that trickles past the deadline stops at the deadline; an API answer over the body
+cap is refused while it streams; nothing starts once an archive's deadline has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pyrage import x25519
+
+from playcanvas_backup.config import load
+from playcanvas_backup.download import Archive
+from playcanvas_backup.playcanvas import MAX_BODY, PlayCanvasApi
+from playcanvas_backup.report import ArchiveResult
+from playcanvas_backup.run import Upload, run
+from playcanvas_backup.workflow import Workflow
+from tests.conftest import Action
+from tests.emulator import Emulator
+
+# -- a loopback host that answers as the test says ------------------------------------------------
+
+
+class _Host(ThreadingHTTPServer):
+    daemon_threads = True
+    answer: Callable[[BaseHTTPRequestHandler], None]
+    sent: int = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Host
+
+    def do_GET(self) -> None:
+        self.server.answer(self)
+
+    def do_POST(self) -> None:
+        self.server.answer(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def loopback_host(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[_Host]:
+    """An HTTP host on 127.0.0.1 that answers every request with ``answer(handler)``."""
+    host = _Host(("127.0.0.1", 0), _Handler)
+    host.answer = answer
+    thread = threading.Thread(target=host.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield host
+    finally:
+        host.shutdown()
+        host.server_close()
+
+
+def origin(host: _Host) -> str:
+    address, port = host.server_address[:2]
+    return f"http://{address!s}:{port}"
+
+
+def small_zip(size: int) -> bytes:
+    """A valid zip of about ``size`` bytes (one stored member of incompressible bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("data.bin", bytes(i * 7919 % 251 for i in range(size)))
+    return buffer.getvalue()
+
+
+def send_chunk(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    handler.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    handler.wfile.flush()
+
+
+# -- encryption ------------------------------------------------------------------------------------
+
+
+def test_an_archive_whose_encryption_fails_exits_1_and_names_no_deleted_file(
+    action: Action,
+) -> None:
+    recipient = str(x25519.Identity.generate().to_public())
+    # A folder where the encrypted file must go: it cannot be renamed into place.
+    (action.workspace / "playcanvas-backups" / "backup.zip.age").mkdir(parents=True)
+
+    run = action(encrypt_to=recipient, filename="backup.zip")
+
+    assert run.exit_code == 1, run.log
+    [archive] = run.archives
+    assert isinstance(archive["error"], str) and "ncrypt" in archive["error"]
+    path = archive["path"]
+    assert path is None or (run.workspace / str(path)).is_file(), path
+    assert run.outputs.get("path", "") == "" or (run.workspace / run.outputs["path"]).is_file()
+    assert "backup.zip" not in run.files()  # the plaintext is never left behind
+
+
+# -- the archive's deadline -----------------------------------------------------------------------
+
+
+def test_a_download_trickling_past_the_deadline_fails_at_the_deadline(
+    action: Action, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that keeps sending a little (chunked, so no read ever waits long) is stopped
+    by the deadline, not by a socket timeout; nothing is saved."""
+    body = small_zip(100_000)
+    step = len(body) // 100
+
+    def trickle(handler: BaseHTTPRequestHandler) -> None:  # about 15 s for the whole archive
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/zip")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for start in range(0, len(body), step):
+                send_chunk(handler, body[start : start + step])
+                time.sleep(0.15)
+            send_chunk(handler, b"")
+
+    timeout = 3.0
+    with loopback_host(trickle) as host:
+        monkeypatch.setattr(type(emulator), "download_origin", property(lambda _: origin(host)))
+        started = time.monotonic()
+        run = action(timeout=f"{timeout:g}")
+        took = time.monotonic() - started
+
+    assert run.exit_code == 1, run.log
+    [archive] = run.archives
+    assert isinstance(archive["error"], str) and "deadline" in archive["error"], archive
+    assert took < timeout + 4, took
+    assert [name for name in run.files() if not name.startswith(".")] == []
+
+
+def test_an_api_body_over_the_cap_is_refused_while_it_streams(action: Action) -> None:
+    """An API answer with no Content-Length that never stops is refused past the cap
+    after reading about the cap, not the whole body."""
+    total = 64 << 20
+
+    def endless(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        blanks = b" " * (1 << 16)
+        with contextlib.suppress(OSError):
+            while handler.server.sent < total:  # type: ignore[attr-defined]
+                handler.wfile.write(blanks)
+                handler.server.sent += len(blanks)  # type: ignore[attr-defined]
+            handler.wfile.write(b"{}")
+
+    with loopback_host(endless) as host:
+        run = action(api_url=f"{origin(host)}/api")
+        sent = host.sent
+
+    assert run.exit_code == 1, run.log
+    [archive] = run.archives
+    assert isinstance(archive["error"], str), archive
+    assert f"more than {MAX_BODY >> 20} MiB" in archive["error"], archive
+    # What was read, plus what the loopback socket buffers held, not the whole body.
+    assert sent < total // 2, sent
+
+
+class _ClockPastDeadlineOnceSaved:
+    """The run's clock: moved only by its sleeps until an archive file is in ``folder``;
+    from then on an hour later (past any deadline the test sets), as if the disk had been
+    that slow."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.start = time.time()
+
+    def time(self) -> float:
+        saved = self.folder.is_dir() and any(
+            not p.name.startswith(".") for p in self.folder.iterdir()
+        )
+        return self.start + (3600 if saved else 0)
+
+    def sleep(self, seconds: float) -> None:
+        self.start += max(0.0, seconds)
+
+
+def _back_up(
+    emulator: Emulator, folder: Path, *, upload: Upload | None, **inputs: str
+) -> tuple[list[ArchiveResult], str]:
+    """The run loop against the emulator, on a clock that passes the deadline once an
+    archive is saved."""
+    settings = load(
+        {
+            "access-token": emulator.token,
+            "project-id": "111111",
+            "api-url": emulator.api_url,
+            "path": str(folder),
+            "upload-artifact": "false",
+            "timeout": "600",
+            "poll-interval": "0.05",
+            **inputs,
+        },
+        {},
+        cwd=folder.parent,
+    )
+    clock = _ClockPastDeadlineOnceSaved(folder)
+    log = io.StringIO()
+    workflow = Workflow({}, out=log, err=log)
+    with requests.Session() as api_session, requests.Session() as download_session:
+        api = PlayCanvasApi(
+            settings.api_url,
+            settings.access_token,
+            session=api_session,
+            clock=clock.time,
+            sleep=clock.sleep,
+            log=workflow.info,
+        )
+        results = run(
+            settings,
+            api=api,
+            session=download_session,
+            workflow=workflow,
+            upload=upload,
+            clock=clock.time,
+            sleep=clock.sleep,
+            rng=lambda: 1.0,
+        )
+    return results, log.getvalue()
+
+
+def test_no_upload_starts_after_the_archives_deadline(emulator: Emulator, tmp_path: Path) -> None:
+    uploads: list[str] = []
+
+    def upload(archive: Archive, name: str) -> tuple[int, str]:
+        uploads.append(name)
+        return 7, "https://github.example/artifacts/7"
+
+    results, log = _back_up(emulator, tmp_path / "backups", upload=upload)
+
+    [result] = results
+    assert uploads == [], log
+    assert result.error is not None and "timeout" in result.error, log
+    assert result.path is not None and result.path.is_file()  # what was saved stays
