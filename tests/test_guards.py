@@ -33,6 +33,7 @@ from playcanvas_backup.untrusted import MAX_FIELD, clean, markdown_code, redact
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import Action
 from tests.emulator import Emulator
+from tests.scripted_host import Reply, ScriptedHost
 
 # -- a loopback host that answers as the test says ------------------------------------------------
 
@@ -362,3 +363,36 @@ def test_outside_actions_warnings_errors_and_debug_go_to_stderr_cleaned() -> Non
 
     assert out.getvalue() == ""
     assert err.getvalue() == "warning: one\\ntwo\nerror: three\\rfour\ndebug: five\\nsix\n"
+
+
+# -- the download's checks ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "saved"),
+    [
+        ([("Transfer-Encoding", "gzip")], False),
+        ([("Content-Encoding", "x-compress")], False),
+        ([("Content-Encoding", "identity"), ("Transfer-Encoding", "identity")], True),
+    ],
+)
+def test_only_an_archive_sent_as_its_plain_bytes_is_saved(
+    headers: list[tuple[str, str]],
+    saved: bool,
+    action: Action,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = small_zip(10_000)
+    with ScriptedHost(lambda request: Reply(200, headers, body, close=True)) as host:
+        monkeypatch.setattr(type(emulator), "download_origin", property(lambda _: host.origin))
+        run = action()
+
+    [archive] = run.archives
+    if saved:
+        assert run.exit_code == 0, run.log
+        assert (run.workspace / str(archive["path"])).read_bytes() == body
+    else:
+        assert run.exit_code == 1, run.log
+        assert isinstance(archive["error"], str) and "encoded" in archive["error"], archive
+        assert [name for name in run.files() if not name.startswith(".")] == []
