@@ -33,7 +33,7 @@ from playcanvas_backup.untrusted import MAX_FIELD, clean, markdown_code, redact
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import Action
 from tests.emulator import Emulator
-from tests.scripted_host import Reply, ScriptedHost
+from tests.scripted_host import Reply, Request, ScriptedHost
 
 # -- a loopback host that answers as the test says ------------------------------------------------
 
@@ -179,28 +179,33 @@ def test_an_api_body_over_the_cap_is_refused_while_it_streams(action: Action) ->
 
 class _ClockPastDeadlineOnceSaved:
     """The run's clock: moved only by its sleeps until an archive file is in ``folder``;
-    from then on an hour later (past any deadline the test sets), as if the disk had been
-    that slow."""
+    from then on ``jump`` seconds later (an hour: past any deadline the tests set), as if
+    the disk had been that slow."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, jump: float = 3600) -> None:
+        self.folder, self.jump = folder, jump
         self.start = time.time()
 
     def time(self) -> float:
         saved = self.folder.is_dir() and any(
             not p.name.startswith(".") for p in self.folder.iterdir()
         )
-        return self.start + (3600 if saved else 0)
+        return self.start + (self.jump if saved else 0)
 
     def sleep(self, seconds: float) -> None:
         self.start += max(0.0, seconds)
 
 
 def _back_up(
-    emulator: Emulator, folder: Path, *, upload: Upload | None, **inputs: str
+    emulator: Emulator,
+    folder: Path,
+    *,
+    upload: Upload | None,
+    clock: _ClockPastDeadlineOnceSaved | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> tuple[list[ArchiveResult], str]:
-    """The run loop against the emulator, on a clock that passes the deadline once an
-    archive is saved."""
+    """The run loop against the emulator, on a clock that (unless another is given)
+    passes the deadline once an archive is saved."""
     settings = load(
         {
             "access-token": emulator.token,
@@ -210,12 +215,12 @@ def _back_up(
             "upload-artifact": "false",
             "timeout": "600",
             "poll-interval": "0.05",
-            **inputs,
+            **(inputs or {}),
         },
         {},
         cwd=folder.parent,
     )
-    clock = _ClockPastDeadlineOnceSaved(folder)
+    clock = clock or _ClockPastDeadlineOnceSaved(folder)
     log = io.StringIO()
     workflow = Workflow({}, out=log, err=log)
     with requests.Session() as api_session, requests.Session() as download_session:
@@ -302,7 +307,7 @@ def test_an_archive_past_its_deadline_before_its_encryption_leaves_no_plaintext(
     recipient = str(x25519.Identity.generate().to_public())
     folder = tmp_path / "backups"
 
-    [result], log = _back_up(emulator, folder, upload=None, **{"encrypt-to": recipient})
+    [result], log = _back_up(emulator, folder, upload=None, inputs={"encrypt-to": recipient})
 
     assert result.error is not None and "timeout" in result.error, log
     assert [p.name for p in folder.iterdir() if p.suffix == ".zip"] == []
@@ -396,3 +401,42 @@ def test_only_an_archive_sent_as_its_plain_bytes_is_saved(
         assert run.exit_code == 1, run.log
         assert isinstance(archive["error"], str) and "encoded" in archive["error"], archive
         assert [name for name in run.files() if not name.startswith(".")] == []
+
+
+def test_every_redirect_hop_of_the_download_is_masked_in_the_log(
+    action: Action, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = small_zip(10_000)
+
+    def script(request: Request) -> Reply:
+        if request.target.startswith("/archives/"):
+            return Reply(302, [("Location", "/final?sig=hop-two-secret-0123")])
+        return Reply(200, [], body)
+
+    with ScriptedHost(script) as host:
+        monkeypatch.setattr(type(emulator), "download_origin", property(lambda _: host.origin))
+        run = action()
+
+    assert run.exit_code == 0, run.log
+    masks = [line for line in run.log.splitlines() if line.startswith("::add-mask::")]
+    assert f"::add-mask::{host.url('/final?sig=hop-two-secret-0123')}" in masks, masks
+    assert "::add-mask::sig=hop-two-secret-0123" in masks, masks
+    assert not [line for line in run.log.splitlines() if "hop-two" in line and line not in masks], (
+        run.log
+    )
+
+
+def test_an_uploaded_archive_reports_its_artifact(emulator: Emulator, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    uploaded: list[tuple[bytes, str]] = []
+
+    def upload(archive: Archive, name: str) -> tuple[int, str]:
+        uploaded.append((archive.path.read_bytes(), name))
+        return 7, "https://github.example/artifacts/7"
+
+    no_jump = _ClockPastDeadlineOnceSaved(folder, jump=0)
+    [result], log = _back_up(emulator, folder, upload=upload, clock=no_jump)
+
+    assert result.error is None, log
+    assert (result.artifact_id, result.artifact_url) == (7, "https://github.example/artifacts/7")
+    assert result.path is not None and uploaded == [(result.path.read_bytes(), uploaded[0][1])]
