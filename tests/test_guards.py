@@ -10,6 +10,7 @@ cap is refused while it streams; nothing starts once an archive's deadline has p
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import threading
@@ -26,6 +27,8 @@ from pyrage import x25519
 
 from playcanvas_backup.config import load
 from playcanvas_backup.download import Archive
+from playcanvas_backup.encrypt import MAX_RECIPIENTS, parse_recipients
+from playcanvas_backup.errors import InputError
 from playcanvas_backup.playcanvas import MAX_BODY, PlayCanvasApi
 from playcanvas_backup.report import ArchiveResult
 from playcanvas_backup.run import Upload, run
@@ -440,3 +443,61 @@ def test_an_uploaded_archive_reports_its_artifact(emulator: Emulator, tmp_path: 
     assert result.error is None, log
     assert (result.artifact_id, result.artifact_url) == (7, "https://github.example/artifacts/7")
     assert result.path is not None and uploaded == [(result.path.read_bytes(), uploaded[0][1])]
+
+
+# -- encrypt-to ------------------------------------------------------------------------------------
+
+
+def _ssh_blob(*fields: bytes) -> str:
+    """The base64 of an SSH public key blob: each field as an SSH string."""
+    return base64.b64encode(b"".join(len(f).to_bytes(4, "big") + f for f in fields)).decode()
+
+
+def _ed25519_blob() -> str:
+    return _ssh_blob(b"ssh-ed25519", bytes(32))
+
+
+def _rsa_1024_blob() -> str:
+    """An ``ssh-rsa`` key of 1024 bits (e = 65537): well formed, too short for age."""
+    modulus = b"\x00" + ((1 << 1023) | 1).to_bytes(128, "big")
+    return _ssh_blob(b"ssh-rsa", (65537).to_bytes(3, "big"), modulus)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "x" * 5000,  # too long
+        "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ",
+        "age1" + "q" * 58,  # a bad checksum
+        "age1plugin-name1qqqq",
+        "not a key",
+        "ssh-ed25519 !!!",
+        f"ssh-rsa {_ed25519_blob()}",  # a blob of another kind
+        f"ssh-rsa {_rsa_1024_blob()}",  # not a usable RSA key
+        pytest.param(
+            f"ssh-rsa {_ssh_blob(b'ssh-rsa', bytes(32))}",  # an exponent, no modulus
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=BaseException,
+                reason="encrypt.py: pyrage panics (pyo3 PanicException, a BaseException) on "
+                "an ssh-rsa blob without its numbers; only RecipientError is caught",
+            ),
+        ),
+    ],
+)
+def test_every_refused_encrypt_to_line_is_an_input_error_naming_the_input(
+    line: str, action: Action, emulator: Emulator
+) -> None:
+    run = action(encrypt_to=f"# keys\n{line}")
+
+    assert run.exit_code == 2, run.log
+    assert "Input 'encrypt-to': line 2 " in run.log, run.log
+    assert emulator.api_requests() == []  # refused before any network call
+
+
+def test_as_many_recipients_as_allowed_are_accepted_and_one_more_is_not() -> None:
+    keys = [str(x25519.Identity.generate().to_public()) for _ in range(MAX_RECIPIENTS + 1)]
+
+    assert len(parse_recipients("\n".join(keys[:MAX_RECIPIENTS]))) == MAX_RECIPIENTS
+    with pytest.raises(InputError, match="more than"):
+        parse_recipients("\n".join(keys))
