@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import io
 import threading
 import time
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pyrage
 import pytest
 import requests
 from pyrage import x25519
@@ -501,3 +503,24 @@ def test_as_many_recipients_as_allowed_are_accepted_and_one_more_is_not() -> Non
     assert len(parse_recipients("\n".join(keys[:MAX_RECIPIENTS]))) == MAX_RECIPIENTS
     with pytest.raises(InputError, match="more than"):
         parse_recipients("\n".join(keys))
+
+
+def test_an_encrypted_archive_replaces_its_plaintext_and_decrypts_to_it(
+    action: Action, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    identity = x25519.Identity.generate()
+    body = small_zip(10_000)
+    with ScriptedHost(lambda request: Reply(200, [], body)) as host:
+        monkeypatch.setattr(type(emulator), "download_origin", property(lambda _: host.origin))
+        run = action(encrypt_to=str(identity.to_public()), filename="backup.zip")
+
+    assert run.exit_code == 0, run.log
+    [archive] = run.archives
+    assert archive["path"] == run.outputs["path"] == "playcanvas-backups/backup.zip.age"
+    assert run.files() == ["backup.zip.age"]  # the plaintext is gone, nothing else is left
+    encrypted = (run.workspace / "playcanvas-backups" / "backup.zip.age").read_bytes()
+    assert pyrage.decrypt(encrypted, [identity]) == body
+    assert (archive["sha256"], archive["size"]) == (hashlib.sha256(body).hexdigest(), len(body))
+    assert archive["encrypted_sha256"] == run.outputs["encrypted-sha256"]
+    assert archive["encrypted_sha256"] == hashlib.sha256(encrypted).hexdigest()
+    assert archive["encrypted_size"] == len(encrypted) == int(run.outputs["encrypted-size"])
