@@ -1,11 +1,13 @@
 """The rules that protect the user, each held by a behaviour test (issue 17's mutation testing).
 
-Each test here was written against a deliberate break of the code that the rest of the suite
-let through, and goes through the product's public doors only (the action as the runner runs
-it, the run loop with its collaborators), so that it keeps holding when the code behind those
-doors is rearranged: an encryption that fails is a failed archive naming no deleted file; a
-download that trickles past the deadline stops at the deadline; an API answer over the body
-cap is refused while it streams; nothing starts once an archive's deadline has passed.
+Each test here kills a change of the code that the rest of the suite let through (a
+deliberate break, or a mutant of ``make mutate``). Most go through the product's public doors
+(the action as the runner runs it, the run loop with its collaborators, the emulator and
+loopback hosts), so that they keep holding while the code behind those doors is rearranged:
+an encryption that fails is a failed archive naming no deleted file; a download that trickles
+past the deadline stops at the deadline; an API answer over the body cap is refused while it
+streams; nothing starts once an archive's deadline has passed. The rest call the one owner of
+a rule by its public name (``untrusted``, ``Workflow``, ``encrypt.parse_recipients``).
 """
 
 from __future__ import annotations
