@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import json
 import threading
 import time
 import zipfile
@@ -29,6 +30,7 @@ import pytest
 import requests
 from pyrage import x25519
 
+from playcanvas_backup import retries
 from playcanvas_backup.config import load
 from playcanvas_backup.download import Archive
 from playcanvas_backup.encrypt import MAX_RECIPIENTS, parse_recipients
@@ -526,3 +528,37 @@ def test_an_encrypted_archive_replaces_its_plaintext_and_decrypts_to_it(
     assert archive["encrypted_sha256"] == run.outputs["encrypted-sha256"]
     assert archive["encrypted_sha256"] == hashlib.sha256(encrypted).hexdigest()
     assert archive["encrypted_size"] == len(encrypted) == int(run.outputs["encrypted-size"])
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+def test_only_429s_in_a_row_count_towards_the_429_limit() -> None:
+    """A 503, then one 429 fewer than the limit: the call still succeeds (the 503 is a
+    failed attempt of its own, not the first 429 of the run)."""
+    limit = retries.API.uncounted_in_a_row
+    statuses = [503] + [429] * (limit - 1) + [200]
+    job = {"id": 1, "status": "running", "messages": [], "data": {}}
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        status = statuses.pop(0) if statuses else 500
+        body = json.dumps(job if status == 200 else {"error": "busy"}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        if status == 429:
+            handler.send_header("Retry-After", "1")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    waits: list[float] = []
+    with loopback_host(answer) as host:
+        api = PlayCanvasApi(
+            f"{origin(host)}/api",
+            "pc-test-token-0123456789",
+            sleep=waits.append,
+            clock=lambda: time.time() + sum(waits),
+        )
+        assert api.get_job(1, deadline=time.time() + 3600).id == 1
+
+    assert statuses == [] and len(waits) == limit
