@@ -478,6 +478,8 @@ def _rsa_1024_blob() -> str:
         "age1plugin-name1qqqq",
         "not a key",
         "ssh-ed25519 !!!",
+        "ssh-ed25519",  # no key
+        "ssh-ed25519 AAA",  # not base64
         f"ssh-rsa {_ed25519_blob()}",  # a blob of another kind
         f"ssh-rsa {_rsa_1024_blob()}",  # not a usable RSA key
         pytest.param(
@@ -505,7 +507,7 @@ def test_as_many_recipients_as_allowed_are_accepted_and_one_more_is_not() -> Non
     keys = [str(x25519.Identity.generate().to_public()) for _ in range(MAX_RECIPIENTS + 1)]
 
     assert len(parse_recipients("\n".join(keys[:MAX_RECIPIENTS]))) == MAX_RECIPIENTS
-    with pytest.raises(InputError, match="more than"):
+    with pytest.raises(InputError, match=r"^Input 'encrypt-to': names more than"):
         parse_recipients("\n".join(keys))
 
 
