@@ -368,6 +368,16 @@ def test_outside_actions_outputs_are_printed_whole_and_redacted() -> None:
     assert out.getvalue() == f"archives={'x' * 5000}\npath=***.zip\n"
 
 
+def test_outside_actions_a_masked_secret_never_reaches_a_message() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    workflow = Workflow({}, out=out, err=err)
+    workflow.mask("s3cret-token-value")
+    workflow.info("sent s3cret-token-value")
+    workflow.error("refused s3cret-token-value")
+
+    assert (out.getvalue(), err.getvalue()) == ("sent ***\n", "error: refused ***\n")
+
+
 def test_outside_actions_warnings_errors_and_debug_go_to_stderr_cleaned() -> None:
     out, err = io.StringIO(), io.StringIO()
     workflow = Workflow({"RUNNER_DEBUG": "1"}, out=out, err=err)
