@@ -20,6 +20,7 @@ import json
 import threading
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -574,3 +575,27 @@ def test_only_429s_in_a_row_count_towards_the_429_limit() -> None:
         assert api.get_job(1, deadline=time.time() + 3600).id == 1
 
     assert statuses == [] and len(waits) == limit
+
+
+def test_an_encrypted_archive_is_uploaded_as_its_age_file(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    folder = tmp_path / "backups"
+    uploaded: list[Archive] = []
+
+    def upload(archive: Archive, name: str) -> tuple[int, str]:
+        uploaded.append(archive)
+        return 7, "https://github.example/artifacts/7"
+
+    recipient = str(x25519.Identity.generate().to_public())
+    no_jump = _ClockPastDeadlineOnceSaved(folder, jump=0)
+    [result], log = _back_up(
+        emulator, folder, upload=upload, clock=no_jump, inputs={"encrypt-to": recipient}
+    )
+
+    assert result.error is None, log
+    [archive] = uploaded
+    data = archive.path.read_bytes()
+    assert archive.path == result.path and archive.path.name.endswith(".zip.age")
+    assert (archive.sha256, archive.size) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert archive.crc32 == zlib.crc32(data)
