@@ -132,8 +132,8 @@ def main(
     given = raw_inputs(env, flags)
     workflow = Workflow(env, out=out, err=err, output_format=args.output_format or "json")
     # First thing, before anything can echo them.
-    workflow.mask(given.get("access-token", ""))
-    workflow.mask(given.get("github-token", ""))
+    workflow.mask(given.get("access-token", ""), credential=True)
+    workflow.mask(given.get("github-token", ""), credential=True)
     for warning in unknown_inputs(env):
         workflow.warning(warning, title="Unknown input")
     previous = _stop_on_signals()

@@ -115,7 +115,7 @@ def main(
     args = build_parser().parse_args(list(argv))
     given = raw_inputs(env, {spec.name: getattr(args, spec.dest) for spec in INPUTS})
     workflow = Workflow(env, out=out, err=err)
-    workflow.mask(given.get("access-token", ""))
+    workflow.mask(given.get("access-token", ""), credential=True)
     try:
         # The doctor uploads nothing: the artifact settings do not apply.
         settings = load({**given, "upload-artifact": "false"}, env, cwd=Path.cwd())

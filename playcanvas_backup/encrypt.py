@@ -275,6 +275,12 @@ def _ssh_recipient(words: list[str], where: str) -> Recipient:
     except pyrage.RecipientError:
         detail = " (age needs RSA keys of 2048 bits or more)" if kind == "ssh-rsa" else ""
         raise InputError(INPUT, f"{where} is not a usable {kind} public key{detail}.") from None
+    except BaseException as exc:
+        # pyrage panics on some malformed keys (an RSA blob without its numbers): pyo3
+        # raises that as PanicException, a BaseException. Anything else goes on as is.
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InputError(INPUT, f"{where} is not a valid {kind} public key.") from None
 
 
 def _encrypted_size_bound(size: int, recipients: int) -> int:

@@ -97,6 +97,7 @@ def claimed(folder: Path, name: str) -> Iterator[Path]:
     """A lock naming this process beside the part files of the archive ``name`` (the
     download's ``.<name>.*.part``, the encryption's ``.<name>.age.*.part``), for as long
     as the block runs; the block must leave no part file behind when it ends."""
+    folder.mkdir(parents=True, exist_ok=True)  # the download would make it; the lock comes first
     lock = folder / f".{name}.{secrets.token_hex(4)}{LOCK_SUFFIX}"
     record = json.dumps({"kind": _LOCK_KIND, **asdict(this_process())})
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

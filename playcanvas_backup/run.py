@@ -762,7 +762,7 @@ def _s3_store(settings: Settings, workflow: Workflow) -> S3Store | None:
     from .s3 import S3Store  # noqa: PLC0415 - boto3 only when asked for
 
     for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        workflow.mask(settings.s3_env.get(name, ""))
+        workflow.mask(settings.s3_env.get(name, ""), credential=True)
     return S3Store(
         endpoint_url=settings.s3_endpoint_url,
         region=settings.s3_region,

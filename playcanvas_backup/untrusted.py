@@ -89,7 +89,9 @@ def quoted(value: str, *, limit: int = 40) -> str:
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret, URL query and ``Bearer`` credential replaced by ``***``."""
-    for secret in sorted({s for s in secrets if worth_hiding(s)}, key=len, reverse=True):
+    # Every secret long enough to hide: the masks' word rule was applied when it was
+    # registered (a credential is hidden whatever its letters).
+    for secret in sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     # Word by word rather than one pattern over the text: linear however hostile it is.
     text = "".join(_without_query(part) for part in _URL_END.split(text))

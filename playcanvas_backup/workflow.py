@@ -62,16 +62,18 @@ class Workflow:
         """Every secret given to :meth:`mask` so far."""
         return tuple(self._secrets)
 
-    def mask(self, secret: str) -> None:
+    def mask(self, secret: str, *, credential: bool = False) -> None:
         """Ask the runner to hide ``secret`` in the log from here on, and redact it from
         every later message, output and summary.
 
-        Never a value shorter than 8 characters or a word (:func:`untrusted.worth_hiding`):
-        the runner would hide every occurrence of it in the log. Outside Actions there is
+        Never a value shorter than 8 characters, nor a part of a URL that is a word
+        (:func:`untrusted.worth_hiding`): the runner would hide every occurrence of it in
+        the log. A ``credential`` (a token or key the user gave) is hidden whatever its
+        letters; the inputs refuse one shorter than 8 characters. Outside Actions there is
         no mask to ask for, and printing the command would print the secret, so nothing
         is written.
         """
-        if not untrusted.worth_hiding(secret):
+        if len(secret) < untrusted.MIN_SECRET or not (credential or untrusted.worth_hiding(secret)):
             return
         if secret not in self._secrets:
             self._secrets.append(secret)
