@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Also start one export of the first project's main branch (a strict-limit "
         "request: PlayCanvas builds an archive) and look at its job once.",
     )
+    # The backup's own flags, as the backup parses them (a bare --all-branches is true).
+    from .cli import add_input  # noqa: PLC0415 - cli imports this module
+
     for spec in INPUTS:
-        parser.add_argument(spec.flag, dest=spec.dest, metavar=spec.dest.upper(), help="")
+        add_input(parser, spec)
     return parser
 
 

@@ -134,6 +134,24 @@ def test_an_invalid_input_exits_2_before_any_request(action: Action, emulator: E
     assert emulator.requests == []
 
 
+# -- its flags are the backup's -----------------------------------------------------------------
+
+
+def test_a_bare_boolean_flag_means_true_for_the_doctor_as_for_the_backup(action: Action) -> None:
+    run = action("doctor", "--all-branches", "--no-verify", github=False)
+
+    assert run.exit_code == 0, run.log
+    assert "Verdict: the configured backup can run (exit 0)." in run.stdout
+
+
+def test_the_doctor_s_help_explains_each_input_flag() -> None:
+    text = " ".join(doctor.build_parser().format_help().split())
+
+    assert "--all-branches [true|false]" in text
+    assert "Export every open branch of each project." in text
+    assert "PlayCanvas API token (or set PLAYCANVAS_ACCESS_TOKEN)." in text
+
+
 # -- nothing secret -------------------------------------------------------------------------------
 
 
