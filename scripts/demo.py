@@ -414,7 +414,7 @@ def main() -> int:
             print("(artifacts go to a local Azurite through a double of GitHub's results service)")
         else:
             account = None
-            print("(no Node.js: the artifact upload is left out; `make test` installs it)")
+            print("(no Node.js: the artifact upload is left out; with Node.js 20 it runs too)")
 
         def artifacts() -> dict[str, str]:
             """A results service of its own for each run, as each workflow run has."""
