@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .config import INPUTS, Settings, load, raw_inputs
+from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from .deadline import Deadline
 from .errors import BackupError, InputError
 from .workflow import Workflow
@@ -119,6 +119,8 @@ def main(
     given = raw_inputs(env, {spec.name: getattr(args, spec.dest) for spec in INPUTS})
     workflow = Workflow(env, out=out, err=err)
     workflow.mask(given.get("access-token", ""))
+    for warning in unknown_inputs(env):  # a misspelt with: key under docker://
+        workflow.warning(warning, title="Unknown input")
     try:
         # The doctor uploads nothing: the artifact settings do not apply.
         settings = load({**given, "upload-artifact": "false"}, env, cwd=Path.cwd())

@@ -191,6 +191,16 @@ def test_the_command_variable_runs_the_doctor_with_the_action_s_inputs(
     assert emulator.api_requests("POST") == []
 
 
+def test_a_with_key_that_is_no_input_is_warned_about_by_the_doctor_too(action: Action) -> None:
+    run = action(env={"PLAYCANVAS_BACKUP_COMMAND": "doctor", "INPUT_ALL-BRANCH": "true"})
+
+    assert run.exit_code == 0, run.log
+    assert (
+        "::warning title=Unknown input::`all-branch` is not an input; "
+        "did you mean `all-branches`? It is ignored."
+    ) in run.stdout.splitlines()
+
+
 def test_the_command_variable_takes_the_doctor_s_flags(action: Action, emulator: Emulator) -> None:
     run = action(env={"PLAYCANVAS_BACKUP_COMMAND": "doctor --export"})
 
