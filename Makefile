@@ -30,7 +30,7 @@ container-test:
 
 ## Run real workflows that use the action under nektos/act (podman's Docker API, act's own
 ## artifact server; as root; installs podman, buildah, runc, debootstrap and act when
-## missing; a few minutes the first time, about a minute after).
+## missing; a few minutes the first time, two to four minutes once its images are cached).
 .PHONY: act-test
 act-test:
 	scripts/act-test

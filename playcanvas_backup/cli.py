@@ -50,11 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
             "means true (--all-branches), --no-<flag> means false (--no-verify), and "
             "--<flag> true|false works too. Example: "
             "playcanvas-backup --project-id 123456 --all-branches. "
-            "Subcommand: playcanvas-backup restore --help (a backup back into a verified zip)."
+            "Subcommands: playcanvas-backup doctor --help (what a token can do for this "
+            "backup), playcanvas-backup restore --help (a backup back into a verified zip)."
         ),
     )
     for spec in INPUTS:
-        _add_input(parser, spec)
+        add_input(parser, spec)
     parser.add_argument(
         "--output-format",
         choices=OUTPUT_FORMATS,
@@ -68,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
-    """One input's flag (a boolean's ``--<name>`` and ``--no-<name>``)."""
+def add_input(parser: argparse.ArgumentParser, spec: Input) -> None:
+    """One input's flag (a boolean's ``--<name>`` and ``--no-<name>``), for the backup
+    and for ``doctor``, which takes the same inputs."""
     default = f" (default: {spec.default})" if spec.default else ""
     if spec.boolean:
         parser.add_argument(

@@ -266,7 +266,7 @@ INPUTS: tuple[Input, ...] = (
         "user-id",
         "",
         "A PlayCanvas user or organization account id: every project it lists is backed "
-        "up too (a project's owner_id, printed for each project backed up).",
+        "up too (a project's owner_id, printed for each project the account lists).",
         parse=parse_user_id,
         shown=lambda s: str(s.user_id or "(none)"),
     ),
@@ -298,7 +298,8 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "path",
         "playcanvas-backups",
-        "Directory for the archives (relative to the workspace, or absolute); created if missing.",
+        "Directory for the archives (relative to the workspace, the current directory "
+        "outside Actions, or absolute); created if missing.",
         parse=lambda value: Path(value).expanduser(),
         shown=lambda s: str(s.output_dir),
     ),
@@ -314,7 +315,7 @@ INPUTS: tuple[Input, ...] = (
         "timeout",
         "3600",
         "Seconds each archive may take, from the start of its export through the wait, "
-        "the download, the check and the upload.",
+        "the download, the check, the encryption and the uploads (at most a week).",
         parse=lambda value: _seconds("timeout", value, MAX_TIMEOUT),
         shown=lambda s: f"{s.timeout:g} s per archive",
     ),
@@ -417,7 +418,7 @@ INPUTS: tuple[Input, ...] = (
     Input(
         "s3-region",
         "",
-        "The bucket's region, when the store needs one.",
+        "The bucket's region, when the store needs one (else AWS_REGION).",
         parse=_s3_region,
         shown=lambda s: s.s3_region or "(the store's default)",
     ),

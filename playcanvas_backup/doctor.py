@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .config import INPUTS, Settings, load, raw_inputs
+from .config import INPUTS, Settings, load, raw_inputs, unknown_inputs
 from .deadline import Deadline
 from .errors import BackupError, InputError
 from .workflow import Workflow
@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Also start one export of the first project's main branch (a strict-limit "
         "request: PlayCanvas builds an archive) and look at its job once.",
     )
+    # The backup's own flags, as the backup parses them (a bare --all-branches is true).
+    from .cli import add_input  # noqa: PLC0415 - cli imports this module
+
     for spec in INPUTS:
-        parser.add_argument(spec.flag, dest=spec.dest, metavar=spec.dest.upper(), help="")
+        add_input(parser, spec)
     return parser
 
 
@@ -116,6 +119,8 @@ def main(
     given = raw_inputs(env, {spec.name: getattr(args, spec.dest) for spec in INPUTS})
     workflow = Workflow(env, out=out, err=err)
     workflow.mask(given.get("access-token", ""), credential=True)
+    for warning in unknown_inputs(env):  # a misspelt with: key under docker://
+        workflow.warning(warning, title="Unknown input")
     try:
         # The doctor uploads nothing: the artifact settings do not apply.
         settings = load({**given, "upload-artifact": "false"}, env, cwd=Path.cwd())

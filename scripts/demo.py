@@ -1,7 +1,7 @@
 """`make demo`: run the action end to end against the bundled PlayCanvas API emulator,
 and check what it made.
 
-Two runs of entrypoint.py, each exactly as the GitHub runner runs the container
+Three runs of entrypoint.py, each exactly as the GitHub runner runs the container
 (hyphenated INPUT_ variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, the workspace
 as working directory):
 
@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -348,6 +349,8 @@ def encrypted_run(pc: Emulator, artifacts: dict[str, str], check: Checks) -> Run
 def s3_run(pc: Emulator, check: Checks) -> Run:
     """Back up to a local S3 server, encrypted, then restore from it with the demo's key."""
     uri = f"s3://{BUCKET}/playcanvas/{{project_id}}/{{branch}}/"
+    # moto's web server would print every request it answers between the run's lines.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with S3Server() as s3:
         run = run_action(
             f"3. project {TOWER} ({PROJECTS[TOWER]}) stored in S3 (local moto), encrypted",
@@ -411,7 +414,7 @@ def main() -> int:
             print("(artifacts go to a local Azurite through a double of GitHub's results service)")
         else:
             account = None
-            print("(no Node.js: the artifact upload is left out; `make test` installs it)")
+            print("(no Node.js: the artifact upload is left out; with Node.js 20 it runs too)")
 
         def artifacts() -> dict[str, str]:
             """A results service of its own for each run, as each workflow run has."""

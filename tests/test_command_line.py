@@ -66,6 +66,13 @@ def test_a_bare_boolean_flag_before_another_flag_leaves_it_alone() -> None:
     assert values["dry-run"] == "true"
 
 
+def test_the_help_names_both_subcommands() -> None:
+    text = " ".join(build_parser().format_help().split())
+
+    assert "playcanvas-backup doctor --help" in text
+    assert "playcanvas-backup restore --help" in text
+
+
 def test_a_no_flag_takes_no_value(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["--no-verify", "true"])

@@ -134,6 +134,24 @@ def test_an_invalid_input_exits_2_before_any_request(action: Action, emulator: E
     assert emulator.requests == []
 
 
+# -- its flags are the backup's -----------------------------------------------------------------
+
+
+def test_a_bare_boolean_flag_means_true_for_the_doctor_as_for_the_backup(action: Action) -> None:
+    run = action("doctor", "--all-branches", "--no-verify", github=False)
+
+    assert run.exit_code == 0, run.log
+    assert "Verdict: the configured backup can run (exit 0)." in run.stdout
+
+
+def test_the_doctor_s_help_explains_each_input_flag() -> None:
+    text = " ".join(doctor.build_parser().format_help().split())
+
+    assert "--all-branches [true|false]" in text
+    assert "Export every open branch of each project." in text
+    assert "PlayCanvas API token (or set PLAYCANVAS_ACCESS_TOKEN)." in text
+
+
 # -- nothing secret -------------------------------------------------------------------------------
 
 
@@ -171,6 +189,16 @@ def test_the_command_variable_runs_the_doctor_with_the_action_s_inputs(
     assert run.exit_code == 0, run.log
     assert "Verdict: the configured backup can run" in run.stdout
     assert emulator.api_requests("POST") == []
+
+
+def test_a_with_key_that_is_no_input_is_warned_about_by_the_doctor_too(action: Action) -> None:
+    run = action(env={"PLAYCANVAS_BACKUP_COMMAND": "doctor", "INPUT_ALL-BRANCH": "true"})
+
+    assert run.exit_code == 0, run.log
+    assert (
+        "::warning title=Unknown input::`all-branch` is not an input; "
+        "did you mean `all-branches`? It is ignored."
+    ) in run.stdout.splitlines()
 
 
 def test_the_command_variable_takes_the_doctor_s_flags(action: Action, emulator: Emulator) -> None:

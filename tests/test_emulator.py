@@ -3,13 +3,19 @@ actually answers" (design notes, playcanvas-api.md), and the documented-behaviou
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from tests.conftest import ROOT
 from tests.emulator import Emulator
 from tests.emulator.server import FREE_PLAN, MISSING_SCOPE
 
@@ -191,3 +197,38 @@ def test_the_download_link_is_absolute_on_another_host_and_needs_no_token(pc: Em
 
     assert urlsplit(url).hostname != urlsplit(pc.api_url).hostname
     assert requests.get(url, timeout=10).status_code == 200
+
+
+# -- started by hand, to try the command line ----------------------------------------------------
+
+
+def test_started_by_hand_it_prints_its_api_url_and_a_backup_against_it_works(
+    tmp_path: Path,
+) -> None:
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None and emulator.stderr is not None
+        api_url = emulator.stdout.readline().strip()
+        hint = emulator.stderr.readline() + emulator.stderr.readline()
+        token = hint.split("export PLAYCANVAS_ACCESS_TOKEN=")[1].split()[0]
+        backup = subprocess.run(
+            [sys.executable, str(ROOT / "entrypoint.py"), "--api-url", api_url,
+             "--project-id", "123456", "--all-branches"],
+            cwd=tmp_path, env={"PATH": os.environ["PATH"], "PLAYCANVAS_ACCESS_TOKEN": token},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        emulator.send_signal(signal.SIGINT)
+        stopped = emulator.wait(timeout=30)
+
+    assert urlsplit(api_url).hostname == "127.0.0.1"
+    assert backup.returncode == 0, backup.stderr
+    assert "2 of 2 archives saved and verified." in backup.stderr
+    assert len(list((tmp_path / "playcanvas-backups").glob("123456-*.zip"))) == 2
+    assert stopped == 0
