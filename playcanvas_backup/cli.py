@@ -208,8 +208,8 @@ def _report(
     excluded: list[Excluded],
     problem: str | None = None,
 ) -> None:
-    """The outputs (with the run's ``archives-file``) and the summary; a local run ends
-    with the summary's headline (each archive's saved or failed line was logged as it
+    """The outputs (with the run's ``archives-file``) and the summary; the log ends with
+    the summary's headline (each archive's saved or failed line was logged as it
     happened, once)."""
     archives_file = _write_archives(settings, workflow, results)
     values = report.outputs(
@@ -226,8 +226,7 @@ def _report(
             problem=problem,
         )
     )
-    if not settings.in_github_actions:
-        workflow.info(report.headline(results, dry_run=settings.dry_run))
+    workflow.info(report.headline(results, dry_run=settings.dry_run))  # the run in a line
 
 
 def _write_archives(

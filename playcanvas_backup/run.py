@@ -262,7 +262,11 @@ def select(ctx: Context, excluded: list[Excluded]) -> tuple[list[Project], dict[
     for item in settings.exclusions.unmatched(considered):
         ctx.workflow.warning(
             f"exclude: '{item}' matched no project; check it for a typo"
-            + (f" ({unnamed} project names could not be read)." if unnamed else ".")
+            + (
+                f" ({unnamed} project name{'s' if unnamed > 1 else ''} could not be read)."
+                if unnamed
+                else "."
+            )
         )
     for left_out in selection.excluded:
         log(f"{_project_label(left_out.project)}: left out, {left_out.reason}")
@@ -367,7 +371,6 @@ def tell_plan(ctx: Context, planned: list[Planned], results: list[ArchiveResult]
         if s3_uri is not None:
             name += f", {s3_uri.render(archive.file.values, file=file)}"
         ctx.workflow.info(f"{_label(results[archive.index])}: would be saved as {file}{name}")
-    ctx.workflow.info(f"dry run: {len(planned)} archives planned, nothing exported")
 
 
 # -- export and wait ----------------------------------------------------------------------------

@@ -75,8 +75,9 @@ class Workflow:
         """
         if len(secret) < untrusted.MIN_SECRET or not (credential or untrusted.worth_hiding(secret)):
             return
-        if secret not in self._secrets:
-            self._secrets.append(secret)
+        if secret in self._secrets:
+            return  # masked already: one command per secret
+        self._secrets.append(secret)
         if self.in_actions:
             self._command("add-mask", secret, clean=False)
 

@@ -161,3 +161,15 @@ def test_a_json_output_stays_valid_json_when_its_texts_are_redacted(tmp_path: Pa
     assert json.loads(written) == [
         {"branch": 'Bearer ***"', "url": 'http://a?***"', "name": '***"\\'}
     ]
+
+
+def test_a_secret_masked_twice_is_one_add_mask_command(tmp_path: Path) -> None:
+    out = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "o")}
+    workflow = Workflow(env, out=out, err=out)
+
+    workflow.mask_url("https://storage.example/a.zip?X-Amz-Signature=0123456789abcdef")
+    workflow.mask_url("https://storage.example/a.zip?X-Amz-Signature=0123456789abcdef")
+
+    commands = [line for line in out.getvalue().splitlines() if line.startswith("::add-mask::")]
+    assert commands and len(commands) == len(set(commands))
