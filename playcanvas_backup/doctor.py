@@ -99,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="Also start one export of the first project's main branch (a strict-limit "
         "request: PlayCanvas builds an archive) and look at its job once.",
     )
+    from .cli import _add_input  # noqa: PLC0415 - the action's own flags (bare booleans)
+
     for spec in INPUTS:
-        parser.add_argument(spec.flag, dest=spec.dest, metavar=spec.dest.upper(), help="")
+        _add_input(parser, spec)
     return parser
 
 
