@@ -32,7 +32,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from . import http, s3uri, templates, untrusted
 from .deadline import Deadline
@@ -62,6 +62,7 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 class RestoreFailed(BackupError):
@@ -222,7 +223,7 @@ def restore(
         if request.source.startswith("s3://"):
             fetched = from_s3(request, env, work, log=log, deadline=deadline)
         else:
-            fetched = from_artifacts(request, work, log=log)
+            fetched = from_artifacts(request, env, work, log=log, deadline=deadline)
         return finish(request, fetched, work, log=log)
 
 
@@ -397,8 +398,11 @@ def _wanted(request: Request) -> str:
 # -- GitHub artifacts -------------------------------------------------------------------------
 
 
-def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
-
+def from_artifacts(
+    request: Request, env: Mapping[str, str], work: Path, *, log: Log, deadline: Deadline
+) -> Fetched:
+    """The archive of the newest (or ``--date``) artifact; every request and read is
+    bounded by ``deadline``, and a network failure is a :class:`RestoreFailed`."""
     if not request.github_token:
         raise RestoreFailed(
             "Reading a repository's artifacts needs a token that can read its Actions: "
@@ -407,7 +411,8 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
     name = request.artifact_name.render(
         {"project_id": request.project_id, "branch": request.branch or "main"}
     )
-    with http.session() as session:
+    network = http.Network.from_env(env)
+    with http.session(network) as session:
         session.headers.update(
             {
                 "Authorization": f"Bearer {request.github_token}",
@@ -415,13 +420,20 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
                 "X-GitHub-Api-Version": "2022-11-28",
             }
         )
-        artifact = _newest_artifact(session, request, name)
-        log(f"restoring artifact '{name}' {artifact['id']} of {artifact.get('created_at')}")
+        artifact = _asking_github(
+            lambda: _newest_artifact(session, request, name, deadline), "listing", deadline
+        )
+        made = untrusted.clean(str(artifact.get("created_at")), limit=40)
+        log(f"restoring artifact '{name}' {artifact['id']} of {made}")
         downloaded = work / "artifact.zip"
         # Built here, not taken from the answer: the token goes to the API host only.
         repo = request.source.removeprefix("github:")
         url = f"{request.github_api_url}/repos/{repo}/actions/artifacts/{artifact['id']}/zip"
-        _download(session, url, downloaded)
+        _asking_github(
+            lambda: _download(session, url, downloaded, network, deadline),
+            "downloading the artifact",
+            deadline,
+        )
     got = measure(downloaded)
     digest = str(artifact.get("digest") or "")
     if digest.startswith("sha256:") and digest[7:] != got.sha256:
@@ -432,13 +444,35 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
     return _unpack(downloaded, work)
 
 
-def _newest_artifact(session: requests.Session, request: Request, name: str) -> dict[str, object]:
+def _asking_github(request: Callable[[], T], doing: str, deadline: Deadline) -> T:
+    """``request``, its network failures and the restore's time running out (a socket
+    timeout clamped to it) as :class:`RestoreFailed`."""
+    import requests  # noqa: PLC0415
+
+    try:
+        return request()
+    except (requests.RequestException, ValueError) as exc:
+        if deadline.expired():
+            raise RestoreFailed(
+                f"{doing.capitalize()} did not finish within the restore's time "
+                f"({TIMEOUT:g} s). Try again."
+            ) from exc
+        raise RestoreFailed(
+            f"GitHub could not be reached for {doing} ({type(exc).__name__}). Try again."
+        ) from exc
+
+
+def _newest_artifact(
+    session: requests.Session, request: Request, name: str, deadline: Deadline
+) -> dict[str, object]:
     repo = request.source.removeprefix("github:")
     url = f"{request.github_api_url}/repos/{repo}/actions/artifacts"
     found: list[dict[str, object]] = []
     for page in range(1, 11):
         answer = session.get(
-            url, params={"name": name, "per_page": "100", "page": str(page)}, timeout=60
+            url,
+            params={"name": name, "per_page": "100", "page": str(page)},
+            timeout=_timeout(deadline, 60),
         )
         if answer.status_code != 200:
             raise RestoreFailed(
@@ -465,25 +499,43 @@ def _newest_artifact(session: requests.Session, request: Request, name: str) -> 
     return max(found, key=lambda a: str(a.get("created_at", "")))
 
 
-def _download(session: requests.Session, url: str, into: Path) -> None:
-    """The artifact's zip; its redirect (a signed blob URL) gets no Authorization."""
-    with session.get(url, stream=True, timeout=(15, 120), allow_redirects=False) as first:
+def _timeout(deadline: Deadline, read: float) -> tuple[float, float]:
+    """(connect, read) socket timeouts, never past ``deadline`` (then a
+    ``requests.Timeout`` ends the wait)."""
+    if deadline.expired():
+        raise RestoreFailed(f"The restore did not finish within its time ({TIMEOUT:g} s).")
+    return deadline.timeout(15), deadline.timeout(read)
+
+
+def _download(
+    session: requests.Session,
+    url: str,
+    into: Path,
+    network: http.Network,
+    deadline: Deadline,
+) -> None:
+    """The artifact's zip; its redirect (a signed blob URL) goes through a session of its
+    own (the one factory's: no Authorization, no ``.netrc``)."""
+    timeout = _timeout(deadline, 120)
+    with session.get(url, stream=True, timeout=timeout, allow_redirects=False) as first:
         location = first.headers.get("Location") if first.status_code in {301, 302, 307} else None
         if location is None:
-            _save(first, into)
+            _save(first, into, deadline)
             return
-    import requests  # noqa: PLC0415
+    with (
+        http.session(network) as blob,
+        blob.get(location, stream=True, timeout=_timeout(deadline, 120)) as answer,
+    ):
+        _save(answer, into, deadline)
 
-    with requests.get(location, stream=True, timeout=(15, 120)) as answer:
-        _save(answer, into)
 
-
-def _save(answer: requests.Response, into: Path) -> None:
+def _save(answer: requests.Response, into: Path, deadline: Deadline) -> None:
     if answer.status_code != 200:
         raise RestoreFailed(f"The artifact's download answered {answer.status_code}.")
     with into.open("wb") as file:
         for chunk in answer.iter_content(_CHUNK):
             file.write(chunk)
+            _timeout(deadline, 0)  # the whole download, not each read, is bounded
 
 
 def _unpack(downloaded: Path, work: Path) -> Fetched:

@@ -9,12 +9,14 @@ import io
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from pyrage import x25519
 
 from playcanvas_backup import cli, retries
+from playcanvas_backup import restore as restore_module
 from playcanvas_backup.encrypt import encrypt_archive, parse_recipients
 from tests.conftest import PROJECT, Action, Run
 from tests.emulator.archives import make_archive
@@ -270,3 +272,75 @@ def test_an_encrypted_artifact_is_decrypted_with_an_ssh_key(tmp_path: Path) -> N
         )  # fmt: skip
     assert status == 0, err
     assert sha256_of(tmp_path / "restored" / "copy.zip") == sha256_of(archive)
+
+
+def test_a_netrc_entry_adds_no_credentials_to_the_signed_artifact_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login runner password netrc-secret-000\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".netrc").write_text(netrc.read_text())
+    (tmp_path / ".netrc").chmod(0o600)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+        assert github.blob_authorizations == [None]
+    assert status == 0, err
+
+
+def test_github_s_texts_are_cleaned_where_restore_prints_them(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add(
+            "playcanvas-111111-main",
+            archive,
+            created_at="2026-12-06T00:00:00Z\x1b[2J\n::error title=forged::restored elsewhere",
+        )
+        status, out, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 0, err
+    assert "\x1b" not in out + err
+    assert not any(line.lstrip().startswith("::") for line in (out + err).splitlines())
+
+
+def test_a_stalled_artifact_download_fails_within_the_restore_s_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore_module, "TIMEOUT", 2.0)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        github.blob_stall = 30.0
+        started = time.monotonic()
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert status == 1 and "did not finish" in err, err
+    assert took < 10
+    assert list((tmp_path / "restored").iterdir()) == []
+
+
+def test_an_unreachable_github_api_is_a_failure_with_a_message(tmp_path: Path) -> None:
+    with GitHubArtifacts() as github:
+        api_url = github.api_url  # closed when the block ends: nothing listens there
+    status, _, err = restore(
+        "--from", "github:octo/game", "--project-id", "111111",
+        "--output", str(tmp_path / "restored"),
+        env={"GITHUB_API_URL": api_url, "GITHUB_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert status == 1 and "could not be reached" in err, err
+    assert TOKEN not in err
