@@ -150,17 +150,28 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, out: TextIO, err: TextI
         print(f"error: {exc}", file=err)
         return EXIT_INPUT
     try:
-        restored = restore(request, env, log=lambda line: print(line, file=out))
+        # Every line holds names from outside (keys, metadata, members): cleaned as it goes out.
+        restored = restore(request, env, log=lambda line: print(_shown(line), file=out))
     except BackupError as exc:
         print(f"error: {untrusted.clean(str(exc), limit=untrusted.MAX_MESSAGE)}", file=err)
         return EXIT_FAILED
     print(
-        f"Restored {restored} ({human_size(restored.stat().st_size)}): a verified PlayCanvas "
-        "archive.\nNext: on the PlayCanvas Projects Dashboard choose Import and pick this "
-        f"zip (it creates a new project). What an export holds: {MANUAL}",
+        _shown(
+            f"Restored {restored} ({human_size(restored.stat().st_size)}): a verified "
+            "PlayCanvas archive."
+        ),
+        file=out,
+    )
+    print(
+        "Next: on the PlayCanvas Projects Dashboard choose Import and pick this zip (it "
+        f"creates a new project). What an export holds: {MANUAL}",
         file=out,
     )
     return EXIT_OK
+
+
+def _shown(line: str) -> str:
+    return untrusted.clean(line, limit=None)
 
 
 def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:

@@ -344,3 +344,21 @@ def test_an_unreachable_github_api_is_a_failure_with_a_message(tmp_path: Path) -
     )  # fmt: skip
     assert status == 1 and "could not be reached" in err, err
     assert TOKEN not in err
+
+
+def test_an_object_s_hostile_key_is_cleaned_where_restore_prints_it(
+    action: Action, s3: S3Server, tmp_path: Path
+) -> None:
+    run = back_up_to_s3(action, s3)
+    key = str(run.archives[0]["s3_uri"]).removeprefix(f"s3://{BUCKET}/")
+    admin = s3.admin()
+    head = admin.head_object(Bucket=BUCKET, Key=key)
+    body = admin.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    hostile = key.rsplit("/", 1)[0] + "/##[error]forged\u202egpj.zip"
+    time.sleep(1.1)  # newer than the backup's own object
+    admin.put_object(Bucket=BUCKET, Key=hostile, Body=body, Metadata=head["Metadata"])
+
+    status, out, err = from_s3(s3, tmp_path / "restored")
+
+    assert status == 0, err
+    assert "##[" not in out + err and "\u202e" not in out + err
