@@ -75,6 +75,8 @@ PARALLEL_PARTS = 4
 MAX_PARTS = 10_000
 #: (connect, read) timeouts of each request, seconds.
 TIMEOUTS = (15.0, 120.0)
+#: How long the abort of an unfinished multipart upload may take, seconds.
+ABORT_SECONDS = 10.0
 #: Statuses worth another try (as the AWS SDKs retry them).
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Error codes worth another try: throttling, a slow client, a body changed on the way.
@@ -221,6 +223,8 @@ class S3Store:
         self.threshold, self.part_size, self.parallel = threshold, part_size, parallel
         self._client: S3Client | None = None
         self._lock = threading.Lock()
+        #: The deadline of the request this thread is making (read by the client's hook).
+        self._asking = threading.local()
 
     # -- storing ------------------------------------------------------------------------------
 
@@ -360,7 +364,9 @@ class S3Store:
 
     def _abort(self, bucket: str, key: str, upload_id: str) -> None:
         """Best effort, one try: the parts of an upload never completed are invisible, and a
-        lifecycle rule (README) removes what an abort could not."""
+        lifecycle rule (README) removes what an abort could not. It has
+        :data:`ABORT_SECONDS` of its own: it often follows the archive's deadline passing."""
+        self._asking.deadline = Deadline.after(ABORT_SECONDS)
         try:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except (BotoCoreError, ClientError) as exc:
@@ -477,7 +483,16 @@ class S3Store:
             s3={"addressing_style": "path"} if self.endpoint_url else {},
             user_agent_extra=f"playcanvas-backup/{__version__}",
         )
-        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        client.meta.events.register("before-call.s3", self._read_timeout)
+        return client
+
+    def _read_timeout(self, context: dict[str, Any], **_: Any) -> None:
+        """Each request's read timeout, clamped to its archive's deadline (botocore's
+        per-request ``read_timeout``): a stalled store is left when the deadline passes."""
+        deadline: Deadline | None = getattr(self._asking, "deadline", None)
+        if deadline is not None:
+            context["read_timeout"] = deadline.timeout(TIMEOUTS[1])
 
     def _call(self, what: str, request: Callable[[], T], deadline: Deadline) -> T:
         """``request`` under the S3 retry policy, never started past ``deadline``."""
@@ -488,6 +503,7 @@ class S3Store:
                     f"The archive's time ran out before {what}. Raise 'timeout' for a big "
                     "project; the archive is kept on disk."
                 )
+            self._asking.deadline = deadline
             try:
                 return request()
             except (BotoCoreError, ClientError) as exc:

@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -387,3 +388,25 @@ def test_a_dry_run_names_each_object_and_sends_nothing_to_the_store(
     assert run.exit_code == 0, run.log
     assert f"s3://{BUCKET}/pc/{PROJECT}/main/{PROJECT}-main-" in run.log
     assert s3.requests == []
+
+
+def test_a_stalled_store_is_left_when_the_archive_s_deadline_passes(tmp_path: Path) -> None:
+    with socket.socket() as stalled:  # accepts connections (the backlog), never answers
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)
+        store = S3Store(
+            endpoint_url=f"http://127.0.0.1:{stalled.getsockname()[1]}",
+            region="us-east-1",
+            env=CREDENTIALS,
+            sleep=lambda seconds: None,
+        )
+        started = time.monotonic()
+        with pytest.raises((S3Error, S3Unavailable, TimedOut)):
+            store.store(
+                file_of(tmp_path, 3000),
+                f"s3://{BUCKET}/stalled.zip",
+                metadata={},
+                deadline=Deadline.after(2.0),
+            )
+        took = time.monotonic() - started
+    assert took < 10
