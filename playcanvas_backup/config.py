@@ -563,6 +563,8 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
             "archive another way.",
         )
+    s3 = _s3(values, env)
+    # Last: the one check that may ask the network (GitHub's API), after every input's.
     if upload and not values["encrypt-to"] and not values["allow-public-repository"]:
         _check_not_public(env, github_token=values["github-token"])
     workspace = Path(env.get("GITHUB_WORKSPACE") or cwd)
@@ -589,7 +591,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         recipients=values["encrypt-to"],
         dry_run=values["dry-run"],
         artifact_runtime=runtime if upload else None,
-        **_s3(values, env),
+        **s3,
     )
 
 

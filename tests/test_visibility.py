@@ -214,3 +214,13 @@ def test_the_github_token_is_masked_first_thing(action: Action, tmp_path: Path) 
     masks = [line for line in run.stdout.splitlines() if line.startswith("::add-mask::")]
     assert f"::add-mask::{GITHUB_TOKEN}" in masks[:2]
     assert GITHUB_TOKEN not in run.log.replace(f"::add-mask::{GITHUB_TOKEN}", "")
+
+
+def test_an_input_error_after_the_visibility_check_is_found_before_github_is_asked(
+    tmp_path: Path, github: GitHubDouble
+) -> None:
+    env = {**runtime(tmp_path, github), "AWS_SECRET_ACCESS_KEY": "short"}
+    with pytest.raises(InputError) as failure:
+        settings(env, s3_uri="s3://bucket/{project_id}/{file}")
+    assert "AWS_SECRET_ACCESS_KEY" in str(failure.value)
+    assert github.requests == []
