@@ -666,6 +666,7 @@ def _check_not_public(env: Mapping[str, str], *, github_token: str) -> None:
         api_url=_github_api_url(env.get("GITHUB_API_URL") or visibility.DEFAULT_GITHUB_API_URL),
         repository=env.get("GITHUB_REPOSITORY", ""),
         token=github_token,
+        network=Network.from_env(env),
     )
     refusal = visibility.upload_refusal(
         answer.visibility,
