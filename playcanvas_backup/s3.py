@@ -408,9 +408,11 @@ class S3Store:
         )
 
     def list(self, bucket: str, prefix: str, *, deadline: Deadline, limit: int) -> list[Listed]:
-        """Up to ``limit`` objects under ``prefix``."""
+        """Up to ``limit`` objects under ``prefix``; a store that hands back a page token
+        it gave before (the same page again) is refused, not followed round."""
         found: list[Listed] = []
         token: str | None = None
+        seen: set[str] = set()
         while len(found) < limit:
             extra = {"ContinuationToken": token} if token else {}
             page = self._call(
@@ -427,6 +429,12 @@ class S3Store:
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 break
+            if token in seen:
+                raise S3Error(
+                    f"Listing s3://{bucket}/{prefix}: the store gave the same page again "
+                    "(a continuation token it gave before); the listing is not complete."
+                )
+            seen.add(token)
         return found[:limit]
 
     def download(

@@ -31,6 +31,7 @@ from playcanvas_backup.s3 import (
 )
 from tests.conftest import PROJECT, Action
 from tests.s3_server import ACCESS_KEY, BUCKET, CREDENTIALS, SECRET_KEY, VERSIONED, S3Server
+from tests.scripted_host import Reply, ScriptedHost
 
 MIB = 1 << 20
 FAR = Deadline.never()  # a deadline that is never reached
@@ -410,3 +411,19 @@ def test_a_stalled_store_is_left_when_the_archive_s_deadline_passes(tmp_path: Pa
             )
         took = time.monotonic() - started
     assert took < 10
+
+
+def test_a_listing_that_repeats_its_page_is_refused_at_once() -> None:
+    page = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Name>backups</Name><Prefix>pc/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+        b"<IsTruncated>true</IsTruncated><NextContinuationToken>same</NextContinuationToken>"
+        b"</ListBucketResult>"
+    )
+    headers = [("Content-Type", "application/xml"), ("Connection", "close")]
+    with ScriptedHost(lambda request: Reply(200, headers, page, close=True)) as host:
+        store = S3Store(endpoint_url=host.origin, region="us-east-1", env=CREDENTIALS)
+        with pytest.raises(S3Error, match="same page"):
+            store.list("backups", "pc/", deadline=Deadline.after(5.0), limit=100_000)
+    assert len(host.requests) == 2
