@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import string
 import tempfile
@@ -266,8 +267,17 @@ def finish(request: Request, fetched: Fetched, work: Path, *, log: Log) -> Path:
     check_file(part)
     log(f"checked {name}: sha256 {plaintext.sha256}, every member's CRC")
     destination = request.output / templates.clean(name)
+    _sync(part)  # on disk before it has its name: a crash leaves no empty zip there
     move_into_place(part, destination)
     return destination
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _decrypt(request: Request, encrypted: Path, work: Path) -> Path:

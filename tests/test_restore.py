@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -362,3 +363,35 @@ def test_an_object_s_hostile_key_is_cleaned_where_restore_prints_it(
 
     assert status == 0, err
     assert "##[" not in out + err and "\u202e" not in out + err
+
+
+def test_the_restored_zip_is_on_disk_before_it_gets_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash right after the rename must not leave an empty zip under the final name:
+    the part file is fsynced before it is renamed."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        events.append(("replace", str(source)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 0, err
+    renamed = [path for kind, path in events if kind == "replace"]
+    assert len(renamed) == 1
+    assert events.index(("fsync", renamed[0])) < events.index(("replace", renamed[0]))
