@@ -194,6 +194,13 @@ def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
     for identity in identities:
         if not identity.is_file():
             raise InputError("--identity", f"'{identity}' is not a file.")
+    token = args.github_token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
+    if source.startswith("github:") and not token:
+        raise InputError(
+            "--github-token",
+            "reading a repository's artifacts needs a token that can read its Actions: "
+            "--github-token, or GITHUB_TOKEN / GH_TOKEN.",
+        )
     api = args.github_api_url or env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API
     endpoint = args.s3_endpoint_url
     return Request(
@@ -210,7 +217,7 @@ def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
         s3_region=args.s3_region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
         artifact_name=templates.parse("--artifact-name", args.artifact_name),
         github_api_url=check_endpoint_url("--github-api-url", api, DEFAULT_GITHUB_API),
-        github_token=args.github_token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"),
+        github_token=token,
     )
 
 

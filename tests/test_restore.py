@@ -222,11 +222,13 @@ def test_an_artifact_that_is_not_what_github_recorded_is_refused(tmp_path: Path)
     assert list((tmp_path / "restored").iterdir()) == []
 
 
-def test_an_artifact_restore_without_a_token_says_which_to_give(tmp_path: Path) -> None:
+def test_an_artifact_restore_without_a_token_is_an_input_error_saying_which_to_give(
+    tmp_path: Path,
+) -> None:
     status, _, err = restore(
         "--from", "github:octo/game", "--project-id", "1", "--output", str(tmp_path)
     )
-    assert status == 1 and "GITHUB_TOKEN" in err
+    assert status == 2 and "'--github-token'" in err and "GITHUB_TOKEN" in err
 
 
 def test_a_refused_token_is_reported_with_github_s_answer(tmp_path: Path) -> None:
