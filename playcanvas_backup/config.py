@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from . import s3uri, templates, visibility
 from .download.urls import is_loopback
@@ -217,8 +217,24 @@ def check_endpoint_url(name: str, value: str, default: str) -> str:
     elif parts.username or parts.password or parts.query or parts.fragment:
         problem = "must not carry credentials, a query or a fragment"
     if problem:
-        raise InputError(name, f"'{value}' {problem}; the default is {default}.")
+        raise InputError(
+            name, f"'{_without_credentials(value)}' {problem}; the default is {default}."
+        )
     return value.rstrip("/")
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` as an error may show it: a user name, password or query replaced by ``***``.
+
+    >>> _without_credentials("https://key:secret@minio.example/?x=1")
+    'https://***@minio.example/?***'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and "***"))
 
 
 @dataclass(frozen=True)

@@ -397,3 +397,14 @@ def test_the_restored_zip_is_on_disk_before_it_gets_its_name(
     renamed = [path for kind, path in events if kind == "replace"]
     assert len(renamed) == 1
     assert events.index(("fsync", renamed[0])) < events.index(("replace", renamed[0]))
+
+
+def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
+    tmp_path: Path,
+) -> None:
+    status, out, err = restore(
+        "--from", "s3://bucket/x/", "--project-id", "1", "--output", str(tmp_path),
+        "--s3-endpoint-url", "https://AKIAEXAMPLE:minio-secret-0123456789@minio.example",
+    )  # fmt: skip
+    assert status == 2 and "'--s3-endpoint-url'" in err
+    assert "minio-secret-0123456789" not in out + err

@@ -427,3 +427,12 @@ def test_a_listing_that_repeats_its_page_is_refused_at_once() -> None:
         with pytest.raises(S3Error, match="same page"):
             store.list("backups", "pc/", deadline=Deadline.after(5.0), limit=100_000)
     assert len(host.requests) == 2
+
+
+def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
+    action: Action,
+) -> None:
+    endpoint = "https://AKIAEXAMPLE:minio-secret-0123456789@minio.example"
+    run = action(s3_uri="s3://bucket/x/{file}", s3_endpoint_url=endpoint, env=CREDENTIALS)
+    assert run.exit_code == 2 and "Input 's3-endpoint-url'" in run.log
+    assert "minio-secret-0123456789" not in run.log
