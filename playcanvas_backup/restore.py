@@ -151,8 +151,9 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, out: TextIO, err: TextI
         print(f"error: {exc}", file=err)
         return EXIT_INPUT
     try:
-        # Every line holds names from outside (keys, metadata, members): cleaned as it goes out.
-        restored = restore(request, env, log=lambda line: print(_shown(line), file=out))
+        # Progress on stderr, the restored zip alone on stdout (as the backup's logs and
+        # outputs). Every line holds names from outside (keys, metadata, members): cleaned.
+        restored = restore(request, env, log=lambda line: print(_shown(line), file=err))
     except BackupError as exc:
         print(f"error: {untrusted.clean(str(exc), limit=untrusted.MAX_MESSAGE)}", file=err)
         return EXIT_FAILED

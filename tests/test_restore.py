@@ -408,3 +408,16 @@ def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
     )  # fmt: skip
     assert status == 2 and "'--s3-endpoint-url'" in err
     assert "minio-secret-0123456789" not in out + err
+
+
+def test_progress_goes_to_stderr_and_stdout_holds_only_the_restored_zip(
+    action: Action, s3: S3Server, tmp_path: Path
+) -> None:
+    back_up_to_s3(action, s3)
+    status, out, err = from_s3(s3, tmp_path / "restored")
+    assert status == 0, err
+    (restored,) = (tmp_path / "restored").iterdir()
+    assert out.splitlines()[0].startswith(f"Restored {restored} (")
+    assert out.splitlines()[1].startswith("Next: ")
+    assert len(out.splitlines()) == 2
+    assert "fetched s3://" in err and "checked " in err
