@@ -35,8 +35,9 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -322,45 +323,47 @@ class S3Store:
     def _parts(
         self, archive: FinishedArchive, bucket: str, key: str, upload_id: str, deadline: Deadline
     ) -> list[tuple[dict[str, Any], bytes]]:
-        """Upload every part, at most :attr:`parallel` at a time; each reads its own
-        bytes when it starts."""
+        """Upload every part, at most :attr:`parallel` at a time, in order; each reads its
+        own bytes from its own descriptor when it starts. Parts go out on daemon threads:
+        when one fails or a signal stops the run, the rest are abandoned, not waited for
+        (the upload is then aborted, and a part still in flight is refused)."""
         size = part_size_for(archive.size, self.part_size)
         count = max(1, math.ceil(archive.size / size))
-        fd = os.open(archive.path, os.O_RDONLY)
-        try:
+        abandoned = threading.Event()
 
-            def part(number: int) -> tuple[dict[str, Any], bytes]:
-                start = (number - 1) * size
-                length = min(size, archive.size - start)
+        def part(number: int) -> tuple[dict[str, Any], bytes]:
+            start = (number - 1) * size
+            length = min(size, archive.size - start)
+            fd = os.open(archive.path, os.O_RDONLY)
+            try:
                 digest = _Slice(fd, start, length).sha256()
                 checksum = base64.b64encode(digest).decode()
-                answer = self._call(
-                    f"part {number} of {count} of s3://{bucket}/{key}",
-                    lambda: self.client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=_Slice(fd, start, length),  # type: ignore[arg-type]
-                        ContentLength=length,
-                        ChecksumAlgorithm="SHA256",
-                        ChecksumSHA256=checksum,
-                    ),
-                    deadline,
-                )
-                entry = {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
-                return entry, digest
 
-            with ThreadPoolExecutor(self.parallel, thread_name_prefix="s3-part") as pool:
-                futures = [pool.submit(part, number) for number in range(1, count + 1)]
-                try:
-                    return [future.result() for future in futures]
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
-        finally:
-            os.close(fd)
+                def send() -> dict[str, Any]:
+                    if abandoned.is_set():
+                        raise S3Error(f"part {number} abandoned: the upload stopped")
+                    return dict(
+                        self.client.upload_part(
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                            PartNumber=number,
+                            Body=_Slice(fd, start, length),  # type: ignore[arg-type]
+                            ContentLength=length,
+                            ChecksumAlgorithm="SHA256",
+                            ChecksumSHA256=checksum,
+                        )
+                    )
+
+                answer = self._call(
+                    f"part {number} of {count} of s3://{bucket}/{key}", send, deadline
+                )
+            finally:
+                os.close(fd)
+            entry = {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+            return entry, digest
+
+        return _in_order(part, count, width=self.parallel, abandoned=abandoned)
 
     def _abort(self, bucket: str, key: str, upload_id: str) -> None:
         """Best effort, one try: the parts of an upload never completed are invisible, and a
@@ -528,8 +531,8 @@ class S3Store:
 
 
 class _Slice(io.RawIOBase):
-    """One part of the archive file, read from disk as it is sent (``pread`` on a shared
-    descriptor, so parts in flight do not disturb one another): memory stays at the
+    """One part of the archive file, read from disk as it is sent (``pread`` at the part's
+    own offsets, so a retry reads it again from its start): memory stays at the
     client's buffers, not the part's size."""
 
     def __init__(self, fd: int, start: int, length: int) -> None:
@@ -568,6 +571,41 @@ class _Slice(io.RawIOBase):
         while chunk := self.read(MIB):
             digest.update(chunk)
         return digest.digest()
+
+
+def _in_order(
+    work: Callable[[int], T], count: int, *, width: int, abandoned: threading.Event
+) -> list[T]:
+    """``work(1)`` ... ``work(count)``, at most ``width`` at once, their results in order;
+    on any failure (a signal's included) ``abandoned`` is set and nobody waits."""
+    done: list[T] = []
+    in_flight: deque[Future[T]] = deque()
+    try:
+        for number in range(1, count + 1):
+            if len(in_flight) >= width:
+                done.append(in_flight.popleft().result())
+            in_flight.append(_in_background(work, number))
+        while in_flight:
+            done.append(in_flight.popleft().result())
+    except BaseException:
+        abandoned.set()
+        raise
+    return done
+
+
+def _in_background(work: Callable[[int], T], number: int) -> Future[T]:
+    """``work(number)`` on a daemon thread of its own: a run that stops does not wait."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(number))
+            except BaseException as exc:  # handed to whoever waits for the part
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="s3-part", daemon=True).start()
+    return future
 
 
 def _same(existing: ObjectInfo, archive: FinishedArchive) -> bool:

@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,8 @@ class S3Server:
         self.enforce_checksums = True
         self.flip_byte = False
         self.refused_keys: set[str] = set()
+        #: Seconds the front waits before it passes on a part of a multipart upload.
+        self.stall_parts = 0.0
         self.requests: list[tuple[str, str]] = []
         self._failures: list[int] = []
         self._lock = threading.Lock()
@@ -144,6 +147,8 @@ def _handler(server: S3Server) -> type[BaseHTTPRequestHandler]:
                         "The AWS Access Key Id you provided does not exist in our records.",
                     ),
                 )
+            if self.command == "PUT" and "partNumber=" in self.path:
+                time.sleep(server.stall_parts)
             failure = server.take_failure()
             if failure is not None:
                 return self._answer(failure, _error(_STATUS_CODES.get(failure, "Error"), "front"))

@@ -9,7 +9,9 @@ import hashlib
 import itertools
 import json
 import os
+import signal
 import socket
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -436,3 +438,32 @@ def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
     run = action(s3_uri="s3://bucket/x/{file}", s3_endpoint_url=endpoint, env=CREDENTIALS)
     assert run.exit_code == 2 and "Input 's3-endpoint-url'" in run.log
     assert "minio-secret-0123456789" not in run.log
+
+
+class _Stop(BaseException):
+    """What the CLI's SIGTERM handler raises (cli.Stopped)."""
+
+
+def test_a_signal_during_a_multipart_upload_does_not_wait_for_the_parts_in_flight(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive = file_of(tmp_path, 11 * MIB)
+    store = make_store(s3, threshold=8 * MIB, part_size=5 * MIB, parallel=3)
+    s3.stall_parts = 20.0
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(_Stop):
+            store.store(archive, f"s3://{BUCKET}/stopped.zip", metadata={}, deadline=FAR)
+        took = time.monotonic() - started
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+        s3.stall_parts = 0.0
+    assert took < 6
