@@ -509,7 +509,7 @@ def _newest_artifact(
                 + untrusted.clean(answer.text, limit=200)
                 + ". Check the repository and that the token can read its Actions."
             )
-        artifacts = answer.json().get("artifacts") or []
+        artifacts = _artifact_list(answer.json(), repo)
         found += [
             a
             for a in artifacts
@@ -526,6 +526,17 @@ def _newest_artifact(
             + "."
         )
     return max(found, key=lambda a: str(a.get("created_at", "")))
+
+
+def _artifact_list(payload: object, repo: str) -> list[dict[str, object]]:
+    """The ``artifacts`` of GitHub's answer, each an object; anything else is a failure."""
+    artifacts = payload.get("artifacts") if isinstance(payload, dict) else None
+    if not isinstance(artifacts, list):
+        raise RestoreFailed(
+            f"GitHub's answer to the artifacts of {repo} is not an artifact list; check "
+            "--github-api-url."
+        )
+    return [a for a in artifacts if isinstance(a, dict)]
 
 
 def _timeout(deadline: Deadline, read: float) -> tuple[float, float]:

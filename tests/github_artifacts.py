@@ -43,6 +43,8 @@ class GitHubArtifacts:
         self.blob_authorizations: list[str | None] = []
         #: Seconds the blob host waits before answering (a stalled store).
         self.blob_stall = 0.0
+        #: A body that replaces the artifact list's JSON (an answer that is not one).
+        self.listing_body: bytes | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
 
@@ -112,6 +114,8 @@ def _handler(github: GitHubArtifacts) -> type[BaseHTTPRequestHandler]:
             base = f"/repos/{github.repo}/actions/artifacts"
             if parts.path == base:
                 name = parse_qs(parts.query).get("name", [None])[0]
+                if github.listing_body is not None:
+                    return self._send(200, github.listing_body)
                 return self._send(200, json.dumps(github.listing(name)).encode())
             for artifact in github.artifacts:
                 if parts.path == f"{base}/{artifact.id}/zip":

@@ -421,3 +421,20 @@ def test_progress_goes_to_stderr_and_stdout_holds_only_the_restored_zip(
     assert out.splitlines()[1].startswith("Next: ")
     assert len(out.splitlines()) == 2
     assert "fetched s3://" in err and "checked " in err
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1, 2]", b'{"artifacts": {"id": 1}}', b'{"artifacts": [7, "x"]}', b"<html>"]
+)
+def test_an_artifact_list_that_is_not_one_is_a_failure_with_a_message(
+    tmp_path: Path, body: bytes
+) -> None:
+    with GitHubArtifacts() as github:
+        github.listing_body = body
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 1 and "error: " in err, err
+    assert "Traceback" not in err
