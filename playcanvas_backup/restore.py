@@ -157,6 +157,14 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, out: TextIO, err: TextI
     except BackupError as exc:
         print(f"error: {untrusted.clean(str(exc), limit=untrusted.MAX_MESSAGE)}", file=err)
         return EXIT_FAILED
+    except OSError as exc:  # the disk: full, a file too large, the folder gone
+        reason = exc.strerror or type(exc).__name__
+        print(
+            f"error: The restore could not write in {request.output} ({reason}); nothing "
+            "was kept. Free some space or choose another --output.",
+            file=err,
+        )
+        return EXIT_FAILED
     print(
         _shown(
             f"Restored {restored} ({human_size(restored.stat().st_size)}): a verified "

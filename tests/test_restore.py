@@ -8,8 +8,10 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -438,3 +440,25 @@ def test_an_artifact_list_that_is_not_one_is_a_failure_with_a_message(
         )  # fmt: skip
     assert status == 1 and "error: " in err, err
     assert "Traceback" not in err
+
+
+def test_a_restore_that_cannot_write_its_zip_fails_with_one_line_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=200_000, label="a")
+    output = tmp_path / "restored"
+
+    def small_files() -> None:  # the disk "fills up" at 64 KiB a file (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        done = subprocess.run(
+            [sys.executable, "-m", "playcanvas_backup", "restore", "--from", "github:octo/game",
+             "--project-id", "111111", "--output", str(output)],
+            env={**os.environ, "GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+            capture_output=True, text=True, preexec_fn=small_files, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "error: " in done.stderr
+    assert list(output.iterdir()) == []
