@@ -127,7 +127,14 @@ def main(
     if argv[:1] == ["restore"]:
         from . import restore  # noqa: PLC0415 - a subcommand, not the action
 
-        return restore.main(argv[1:], env, out=out or sys.stdout, err=err or sys.stderr)
+        previous = _stop_on_signals()  # a stopped restore removes its part files too
+        try:
+            return restore.main(argv[1:], env, out=out or sys.stdout, err=err or sys.stderr)
+        except Stopped as stop:
+            print("error: Stopped; nothing was restored.", file=err or sys.stderr)
+            return 128 + stop.signum
+        finally:
+            _restore(previous)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)

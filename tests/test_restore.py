@@ -10,6 +10,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -461,4 +462,27 @@ def test_a_restore_that_cannot_write_its_zip_fails_with_one_line_and_leaves_noth
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr and "error: " in done.stderr
+    assert list(output.iterdir()) == []
+
+
+def test_sigterm_during_a_restore_exits_143_and_leaves_nothing_in_the_output(
+    tmp_path: Path,
+) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    output = tmp_path / "restored"
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        github.blob_stall = 30.0
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playcanvas_backup", "restore", "--from", "github:octo/game",
+             "--project-id", "111111", "--output", str(output)],
+            env={**os.environ, "GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not github.blob_authorizations and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the download has started
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 143, err
     assert list(output.iterdir()) == []
