@@ -113,6 +113,9 @@ class Stored:
     uri: str
     version_id: str | None
     already: bool
+    #: The store reported its SHA-256 checksum of the bytes and it matched (False: a store
+    #: that keeps none; only the size and the recorded SHA-256 were checked).
+    checksum_checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -253,7 +256,12 @@ class S3Store:
         after = self.head(uri, version_id=version, deadline=deadline)
         _verify(uri, after, archive, checksum, log=self.log)
         assert after is not None  # _verify refuses a missing object
-        return Stored(uri, after.version_id or version, already=False)
+        return Stored(
+            uri,
+            after.version_id or version,
+            already=False,
+            checksum_checked=after.checksum_sha256 is not None,
+        )
 
     def _put(
         self,

@@ -467,3 +467,13 @@ def test_a_signal_during_a_multipart_upload_does_not_wait_for_the_parts_in_fligh
         signal.signal(signal.SIGTERM, previous)
         s3.stall_parts = 0.0
     assert took < 6
+
+
+def test_a_store_that_reports_no_checksum_is_not_called_verified(
+    action: Action, s3: S3Server
+) -> None:
+    s3.hide_checksums = True
+    run = action(inputs=s3_inputs(s3), env=CREDENTIALS)
+    assert run.exit_code == 0, run.log
+    assert "stored and verified" not in run.log
+    assert "reports no SHA-256 checksum" in run.log
