@@ -121,14 +121,21 @@ def main(
 ) -> int:
     """Run the action; return its exit status (130/143 when stopped by SIGINT/SIGTERM)."""
     env = os.environ if env is None else env
-    asked = doctor.run_if_asked(sys.argv[1:] if argv is None else argv, env, out=out, err=err)
+    argv = subcommand_first(sys.argv[1:] if argv is None else argv)
+    asked = doctor.run_if_asked(argv, env, out=out, err=err)
     if asked is not None:  # the doctor subcommand
         return asked
-    if (sys.argv[1:] if argv is None else argv)[:1] == ["restore"]:
+    if argv[:1] == ["restore"]:
         from . import restore  # noqa: PLC0415 - a subcommand, not the action
 
-        rest = list(sys.argv[2:] if argv is None else argv[1:])
-        return restore.main(rest, env, out=out or sys.stdout, err=err or sys.stderr)
+        previous = _stop_on_signals()  # a stopped restore removes its part files too
+        try:
+            return restore.main(argv[1:], env, out=out or sys.stdout, err=err or sys.stderr)
+        except Stopped as stop:
+            print("error: Stopped; nothing was restored.", file=err or sys.stderr)
+            return 128 + stop.signum
+        finally:
+            _restore(previous)
     args = build_parser().parse_args(argv)
     flags = {spec.name: getattr(args, spec.dest) for spec in INPUTS}
     given = raw_inputs(env, flags)
@@ -143,6 +150,26 @@ def main(
         return _main(given, env, workflow)
     finally:
         _restore(previous)
+
+
+SUBCOMMANDS = ("doctor", "restore")
+
+
+def subcommand_first(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a subcommand word that follows bare true/false flags moved first:
+    the word after ``--all-branches`` is that subcommand, not the flag's value.
+
+    >>> subcommand_first(["--all-branches", "doctor", "--export"])
+    ['doctor', '--all-branches', '--export']
+    >>> subcommand_first(["--branch", "doctor"])
+    ['--branch', 'doctor']
+    """
+    words = list(argv)
+    booleans = {f for spec in INPUTS if spec.boolean for f in (spec.flag, "--no-" + spec.name)}
+    for at, word in enumerate(words):
+        if word in SUBCOMMANDS and all(w in booleans for w in words[:at]):
+            return [word, *words[:at], *words[at + 1 :]]
+    return words
 
 
 def _main(given: Mapping[str, str], env: Mapping[str, str], workflow: Workflow) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from . import s3uri, templates, visibility
 from .download.urls import is_loopback
@@ -217,8 +217,24 @@ def check_endpoint_url(name: str, value: str, default: str) -> str:
     elif parts.username or parts.password or parts.query or parts.fragment:
         problem = "must not carry credentials, a query or a fragment"
     if problem:
-        raise InputError(name, f"'{value}' {problem}; the default is {default}.")
+        raise InputError(
+            name, f"'{_without_credentials(value)}' {problem}; the default is {default}."
+        )
     return value.rstrip("/")
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` as an error may show it: a user name, password or query replaced by ``***``.
+
+    >>> _without_credentials("https://key:secret@minio.example/?x=1")
+    'https://***@minio.example/?***'
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and "***"))
 
 
 @dataclass(frozen=True)
@@ -564,6 +580,8 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
             "where the artifact service v4 exists). Set upload-artifact: false, and keep the "
             "archive another way.",
         )
+    s3 = _s3(values, env)
+    # Last: the one check that may ask the network (GitHub's API), after every input's.
     if upload and not values["encrypt-to"] and not values["allow-public-repository"]:
         _check_not_public(env, github_token=values["github-token"])
     workspace = Path(env.get("GITHUB_WORKSPACE") or cwd)
@@ -590,7 +608,7 @@ def load(given: Mapping[str, str], env: Mapping[str, str], *, cwd: Path) -> Sett
         recipients=values["encrypt-to"],
         dry_run=values["dry-run"],
         artifact_runtime=runtime if upload else None,
-        **_s3(values, env),
+        **s3,
     )
 
 
@@ -665,6 +683,7 @@ def _check_not_public(env: Mapping[str, str], *, github_token: str) -> None:
         api_url=_github_api_url(env.get("GITHUB_API_URL") or visibility.DEFAULT_GITHUB_API_URL),
         repository=env.get("GITHUB_REPOSITORY", ""),
         token=github_token,
+        network=Network.from_env(env),
     )
     refusal = visibility.upload_refusal(
         answer.visibility,

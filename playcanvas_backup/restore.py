@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import string
 import tempfile
@@ -32,7 +33,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from . import http, s3uri, templates, untrusted
 from .deadline import Deadline
@@ -62,6 +63,7 @@ _REPO = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 
 
 class RestoreFailed(BackupError):
@@ -149,17 +151,37 @@ def main(argv: Sequence[str], env: Mapping[str, str], *, out: TextIO, err: TextI
         print(f"error: {exc}", file=err)
         return EXIT_INPUT
     try:
-        restored = restore(request, env, log=lambda line: print(line, file=out))
+        # Progress on stderr, the restored zip alone on stdout (as the backup's logs and
+        # outputs). Every line holds names from outside (keys, metadata, members): cleaned.
+        restored = restore(request, env, log=lambda line: print(_shown(line), file=err))
     except BackupError as exc:
         print(f"error: {untrusted.clean(str(exc), limit=untrusted.MAX_MESSAGE)}", file=err)
         return EXIT_FAILED
+    except OSError as exc:  # the disk: full, a file too large, the folder gone
+        reason = exc.strerror or type(exc).__name__
+        print(
+            f"error: The restore could not write in {request.output} ({reason}); nothing "
+            "was kept. Free some space or choose another --output.",
+            file=err,
+        )
+        return EXIT_FAILED
     print(
-        f"Restored {restored} ({human_size(restored.stat().st_size)}): a verified PlayCanvas "
-        "archive.\nNext: on the PlayCanvas Projects Dashboard choose Import and pick this "
-        f"zip (it creates a new project). What an export holds: {MANUAL}",
+        _shown(
+            f"Restored {restored} ({human_size(restored.stat().st_size)}): a verified "
+            "PlayCanvas archive."
+        ),
+        file=out,
+    )
+    print(
+        "Next: on the PlayCanvas Projects Dashboard choose Import and pick this zip (it "
+        f"creates a new project). What an export holds: {MANUAL}",
         file=out,
     )
     return EXIT_OK
+
+
+def _shown(line: str) -> str:
+    return untrusted.clean(line, limit=None)
 
 
 def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
@@ -181,6 +203,13 @@ def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
     for identity in identities:
         if not identity.is_file():
             raise InputError("--identity", f"'{identity}' is not a file.")
+    token = args.github_token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
+    if source.startswith("github:") and not token:
+        raise InputError(
+            "--github-token",
+            "reading a repository's artifacts needs a token that can read its Actions: "
+            "--github-token, or GITHUB_TOKEN / GH_TOKEN.",
+        )
     api = args.github_api_url or env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API
     endpoint = args.s3_endpoint_url
     return Request(
@@ -197,7 +226,7 @@ def parse(args: argparse.Namespace, env: Mapping[str, str]) -> Request:
         s3_region=args.s3_region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
         artifact_name=templates.parse("--artifact-name", args.artifact_name),
         github_api_url=check_endpoint_url("--github-api-url", api, DEFAULT_GITHUB_API),
-        github_token=args.github_token or env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"),
+        github_token=token,
     )
 
 
@@ -222,7 +251,7 @@ def restore(
         if request.source.startswith("s3://"):
             fetched = from_s3(request, env, work, log=log, deadline=deadline)
         else:
-            fetched = from_artifacts(request, work, log=log)
+            fetched = from_artifacts(request, env, work, log=log, deadline=deadline)
         return finish(request, fetched, work, log=log)
 
 
@@ -254,8 +283,17 @@ def finish(request: Request, fetched: Fetched, work: Path, *, log: Log) -> Path:
     check_file(part)
     log(f"checked {name}: sha256 {plaintext.sha256}, every member's CRC")
     destination = request.output / templates.clean(name)
+    _sync(part)  # on disk before it has its name: a crash leaves no empty zip there
     move_into_place(part, destination)
     return destination
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _decrypt(request: Request, encrypted: Path, work: Path) -> Path:
@@ -397,8 +435,11 @@ def _wanted(request: Request) -> str:
 # -- GitHub artifacts -------------------------------------------------------------------------
 
 
-def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
-
+def from_artifacts(
+    request: Request, env: Mapping[str, str], work: Path, *, log: Log, deadline: Deadline
+) -> Fetched:
+    """The archive of the newest (or ``--date``) artifact; every request and read is
+    bounded by ``deadline``, and a network failure is a :class:`RestoreFailed`."""
     if not request.github_token:
         raise RestoreFailed(
             "Reading a repository's artifacts needs a token that can read its Actions: "
@@ -407,7 +448,8 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
     name = request.artifact_name.render(
         {"project_id": request.project_id, "branch": request.branch or "main"}
     )
-    with http.session() as session:
+    network = http.Network.from_env(env)
+    with http.session(network) as session:
         session.headers.update(
             {
                 "Authorization": f"Bearer {request.github_token}",
@@ -415,13 +457,20 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
                 "X-GitHub-Api-Version": "2022-11-28",
             }
         )
-        artifact = _newest_artifact(session, request, name)
-        log(f"restoring artifact '{name}' {artifact['id']} of {artifact.get('created_at')}")
+        artifact = _asking_github(
+            lambda: _newest_artifact(session, request, name, deadline), "listing", deadline
+        )
+        made = untrusted.clean(str(artifact.get("created_at")), limit=40)
+        log(f"restoring artifact '{name}' {artifact['id']} of {made}")
         downloaded = work / "artifact.zip"
         # Built here, not taken from the answer: the token goes to the API host only.
         repo = request.source.removeprefix("github:")
         url = f"{request.github_api_url}/repos/{repo}/actions/artifacts/{artifact['id']}/zip"
-        _download(session, url, downloaded)
+        _asking_github(
+            lambda: _download(session, url, downloaded, network, deadline),
+            "downloading the artifact",
+            deadline,
+        )
     got = measure(downloaded)
     digest = str(artifact.get("digest") or "")
     if digest.startswith("sha256:") and digest[7:] != got.sha256:
@@ -432,13 +481,35 @@ def from_artifacts(request: Request, work: Path, *, log: Log) -> Fetched:
     return _unpack(downloaded, work)
 
 
-def _newest_artifact(session: requests.Session, request: Request, name: str) -> dict[str, object]:
+def _asking_github(request: Callable[[], T], doing: str, deadline: Deadline) -> T:
+    """``request``, its network failures and the restore's time running out (a socket
+    timeout clamped to it) as :class:`RestoreFailed`."""
+    import requests  # noqa: PLC0415
+
+    try:
+        return request()
+    except (requests.RequestException, ValueError) as exc:
+        if deadline.expired():
+            raise RestoreFailed(
+                f"{doing.capitalize()} did not finish within the restore's time "
+                f"({TIMEOUT:g} s). Try again."
+            ) from exc
+        raise RestoreFailed(
+            f"GitHub could not be reached for {doing} ({type(exc).__name__}). Try again."
+        ) from exc
+
+
+def _newest_artifact(
+    session: requests.Session, request: Request, name: str, deadline: Deadline
+) -> dict[str, object]:
     repo = request.source.removeprefix("github:")
     url = f"{request.github_api_url}/repos/{repo}/actions/artifacts"
     found: list[dict[str, object]] = []
     for page in range(1, 11):
         answer = session.get(
-            url, params={"name": name, "per_page": "100", "page": str(page)}, timeout=60
+            url,
+            params={"name": name, "per_page": "100", "page": str(page)},
+            timeout=_timeout(deadline, 60),
         )
         if answer.status_code != 200:
             raise RestoreFailed(
@@ -446,7 +517,7 @@ def _newest_artifact(session: requests.Session, request: Request, name: str) -> 
                 + untrusted.clean(answer.text, limit=200)
                 + ". Check the repository and that the token can read its Actions."
             )
-        artifacts = answer.json().get("artifacts") or []
+        artifacts = _artifact_list(answer.json(), repo)
         found += [
             a
             for a in artifacts
@@ -465,25 +536,54 @@ def _newest_artifact(session: requests.Session, request: Request, name: str) -> 
     return max(found, key=lambda a: str(a.get("created_at", "")))
 
 
-def _download(session: requests.Session, url: str, into: Path) -> None:
-    """The artifact's zip; its redirect (a signed blob URL) gets no Authorization."""
-    with session.get(url, stream=True, timeout=(15, 120), allow_redirects=False) as first:
+def _artifact_list(payload: object, repo: str) -> list[dict[str, object]]:
+    """The ``artifacts`` of GitHub's answer, each an object; anything else is a failure."""
+    artifacts = payload.get("artifacts") if isinstance(payload, dict) else None
+    if not isinstance(artifacts, list):
+        raise RestoreFailed(
+            f"GitHub's answer to the artifacts of {repo} is not an artifact list; check "
+            "--github-api-url."
+        )
+    return [a for a in artifacts if isinstance(a, dict)]
+
+
+def _timeout(deadline: Deadline, read: float) -> tuple[float, float]:
+    """(connect, read) socket timeouts, never past ``deadline`` (then a
+    ``requests.Timeout`` ends the wait)."""
+    if deadline.expired():
+        raise RestoreFailed(f"The restore did not finish within its time ({TIMEOUT:g} s).")
+    return deadline.timeout(15), deadline.timeout(read)
+
+
+def _download(
+    session: requests.Session,
+    url: str,
+    into: Path,
+    network: http.Network,
+    deadline: Deadline,
+) -> None:
+    """The artifact's zip; its redirect (a signed blob URL) goes through a session of its
+    own (the one factory's: no Authorization, no ``.netrc``)."""
+    timeout = _timeout(deadline, 120)
+    with session.get(url, stream=True, timeout=timeout, allow_redirects=False) as first:
         location = first.headers.get("Location") if first.status_code in {301, 302, 307} else None
         if location is None:
-            _save(first, into)
+            _save(first, into, deadline)
             return
-    import requests  # noqa: PLC0415
+    with (
+        http.session(network) as blob,
+        blob.get(location, stream=True, timeout=_timeout(deadline, 120)) as answer,
+    ):
+        _save(answer, into, deadline)
 
-    with requests.get(location, stream=True, timeout=(15, 120)) as answer:
-        _save(answer, into)
 
-
-def _save(answer: requests.Response, into: Path) -> None:
+def _save(answer: requests.Response, into: Path, deadline: Deadline) -> None:
     if answer.status_code != 200:
         raise RestoreFailed(f"The artifact's download answered {answer.status_code}.")
     with into.open("wb") as file:
         for chunk in answer.iter_content(_CHUNK):
             file.write(chunk)
+            _timeout(deadline, 0)  # the whole download, not each read, is bounded
 
 
 def _unpack(downloaded: Path, work: Path) -> Fetched:

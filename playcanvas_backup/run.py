@@ -755,6 +755,8 @@ def store_in_s3(
         return replace(failed, error=error)
     version = f" (version {stored.version_id})" if stored.version_id else ""
     done = "already stored" if stored.already else "stored and verified"
+    if not stored.already and not stored.checksum_checked:
+        done = "stored (the store reports no SHA-256 checksum: only the size was checked)"
     ctx.workflow.info(f"{_label(result)}: {done} at {stored.uri}{version}")
     return replace(result, s3_uri=stored.uri, s3_version_id=stored.version_id)
 

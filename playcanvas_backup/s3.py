@@ -35,8 +35,9 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -75,6 +76,8 @@ PARALLEL_PARTS = 4
 MAX_PARTS = 10_000
 #: (connect, read) timeouts of each request, seconds.
 TIMEOUTS = (15.0, 120.0)
+#: How long the abort of an unfinished multipart upload may take, seconds.
+ABORT_SECONDS = 10.0
 #: Statuses worth another try (as the AWS SDKs retry them).
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Error codes worth another try: throttling, a slow client, a body changed on the way.
@@ -110,6 +113,9 @@ class Stored:
     uri: str
     version_id: str | None
     already: bool
+    #: The store reported its SHA-256 checksum of the bytes and it matched (False: a store
+    #: that keeps none; only the size and the recorded SHA-256 were checked).
+    checksum_checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,8 @@ class S3Store:
         self.threshold, self.part_size, self.parallel = threshold, part_size, parallel
         self._client: S3Client | None = None
         self._lock = threading.Lock()
+        #: The deadline of the request this thread is making (read by the client's hook).
+        self._asking = threading.local()
 
     # -- storing ------------------------------------------------------------------------------
 
@@ -248,7 +256,12 @@ class S3Store:
         after = self.head(uri, version_id=version, deadline=deadline)
         _verify(uri, after, archive, checksum, log=self.log)
         assert after is not None  # _verify refuses a missing object
-        return Stored(uri, after.version_id or version, already=False)
+        return Stored(
+            uri,
+            after.version_id or version,
+            already=False,
+            checksum_checked=after.checksum_sha256 is not None,
+        )
 
     def _put(
         self,
@@ -318,49 +331,53 @@ class S3Store:
     def _parts(
         self, archive: FinishedArchive, bucket: str, key: str, upload_id: str, deadline: Deadline
     ) -> list[tuple[dict[str, Any], bytes]]:
-        """Upload every part, at most :attr:`parallel` at a time; each reads its own
-        bytes when it starts."""
+        """Upload every part, at most :attr:`parallel` at a time, in order; each reads its
+        own bytes from its own descriptor when it starts. Parts go out on daemon threads:
+        when one fails or a signal stops the run, the rest are abandoned, not waited for
+        (the upload is then aborted, and a part still in flight is refused)."""
         size = part_size_for(archive.size, self.part_size)
         count = max(1, math.ceil(archive.size / size))
-        fd = os.open(archive.path, os.O_RDONLY)
-        try:
+        abandoned = threading.Event()
 
-            def part(number: int) -> tuple[dict[str, Any], bytes]:
-                start = (number - 1) * size
-                length = min(size, archive.size - start)
+        def part(number: int) -> tuple[dict[str, Any], bytes]:
+            start = (number - 1) * size
+            length = min(size, archive.size - start)
+            fd = os.open(archive.path, os.O_RDONLY)
+            try:
                 digest = _Slice(fd, start, length).sha256()
                 checksum = base64.b64encode(digest).decode()
-                answer = self._call(
-                    f"part {number} of {count} of s3://{bucket}/{key}",
-                    lambda: self.client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=_Slice(fd, start, length),  # type: ignore[arg-type]
-                        ContentLength=length,
-                        ChecksumAlgorithm="SHA256",
-                        ChecksumSHA256=checksum,
-                    ),
-                    deadline,
-                )
-                entry = {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
-                return entry, digest
 
-            with ThreadPoolExecutor(self.parallel, thread_name_prefix="s3-part") as pool:
-                futures = [pool.submit(part, number) for number in range(1, count + 1)]
-                try:
-                    return [future.result() for future in futures]
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
-        finally:
-            os.close(fd)
+                def send() -> dict[str, Any]:
+                    if abandoned.is_set():
+                        raise S3Error(f"part {number} abandoned: the upload stopped")
+                    return dict(
+                        self.client.upload_part(
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                            PartNumber=number,
+                            Body=_Slice(fd, start, length),  # type: ignore[arg-type]
+                            ContentLength=length,
+                            ChecksumAlgorithm="SHA256",
+                            ChecksumSHA256=checksum,
+                        )
+                    )
+
+                answer = self._call(
+                    f"part {number} of {count} of s3://{bucket}/{key}", send, deadline
+                )
+            finally:
+                os.close(fd)
+            entry = {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+            return entry, digest
+
+        return _in_order(part, count, width=self.parallel, abandoned=abandoned)
 
     def _abort(self, bucket: str, key: str, upload_id: str) -> None:
         """Best effort, one try: the parts of an upload never completed are invisible, and a
-        lifecycle rule (README) removes what an abort could not."""
+        lifecycle rule (README) removes what an abort could not. It has
+        :data:`ABORT_SECONDS` of its own: it often follows the archive's deadline passing."""
+        self._asking.deadline = Deadline.after(ABORT_SECONDS)
         try:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         except (BotoCoreError, ClientError) as exc:
@@ -402,9 +419,11 @@ class S3Store:
         )
 
     def list(self, bucket: str, prefix: str, *, deadline: Deadline, limit: int) -> list[Listed]:
-        """Up to ``limit`` objects under ``prefix``."""
+        """Up to ``limit`` objects under ``prefix``; a store that hands back a page token
+        it gave before (the same page again) is refused, not followed round."""
         found: list[Listed] = []
         token: str | None = None
+        seen: set[str] = set()
         while len(found) < limit:
             extra = {"ContinuationToken": token} if token else {}
             page = self._call(
@@ -421,6 +440,12 @@ class S3Store:
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 break
+            if token in seen:
+                raise S3Error(
+                    f"Listing s3://{bucket}/{prefix}: the store gave the same page again "
+                    "(a continuation token it gave before); the listing is not complete."
+                )
+            seen.add(token)
         return found[:limit]
 
     def download(
@@ -477,7 +502,16 @@ class S3Store:
             s3={"addressing_style": "path"} if self.endpoint_url else {},
             user_agent_extra=f"playcanvas-backup/{__version__}",
         )
-        return session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        client = session.client("s3", endpoint_url=self.endpoint_url, config=config)
+        client.meta.events.register("before-call.s3", self._read_timeout)
+        return client
+
+    def _read_timeout(self, context: dict[str, Any], **_: Any) -> None:
+        """Each request's read timeout, clamped to its archive's deadline (botocore's
+        per-request ``read_timeout``): a stalled store is left when the deadline passes."""
+        deadline: Deadline | None = getattr(self._asking, "deadline", None)
+        if deadline is not None:
+            context["read_timeout"] = deadline.timeout(TIMEOUTS[1])
 
     def _call(self, what: str, request: Callable[[], T], deadline: Deadline) -> T:
         """``request`` under the S3 retry policy, never started past ``deadline``."""
@@ -488,6 +522,7 @@ class S3Store:
                     f"The archive's time ran out before {what}. Raise 'timeout' for a big "
                     "project; the archive is kept on disk."
                 )
+            self._asking.deadline = deadline
             try:
                 return request()
             except (BotoCoreError, ClientError) as exc:
@@ -504,8 +539,8 @@ class S3Store:
 
 
 class _Slice(io.RawIOBase):
-    """One part of the archive file, read from disk as it is sent (``pread`` on a shared
-    descriptor, so parts in flight do not disturb one another): memory stays at the
+    """One part of the archive file, read from disk as it is sent (``pread`` at the part's
+    own offsets, so a retry reads it again from its start): memory stays at the
     client's buffers, not the part's size."""
 
     def __init__(self, fd: int, start: int, length: int) -> None:
@@ -544,6 +579,41 @@ class _Slice(io.RawIOBase):
         while chunk := self.read(MIB):
             digest.update(chunk)
         return digest.digest()
+
+
+def _in_order(
+    work: Callable[[int], T], count: int, *, width: int, abandoned: threading.Event
+) -> list[T]:
+    """``work(1)`` ... ``work(count)``, at most ``width`` at once, their results in order;
+    on any failure (a signal's included) ``abandoned`` is set and nobody waits."""
+    done: list[T] = []
+    in_flight: deque[Future[T]] = deque()
+    try:
+        for number in range(1, count + 1):
+            if len(in_flight) >= width:
+                done.append(in_flight.popleft().result())
+            in_flight.append(_in_background(work, number))
+        while in_flight:
+            done.append(in_flight.popleft().result())
+    except BaseException:
+        abandoned.set()
+        raise
+    return done
+
+
+def _in_background(work: Callable[[int], T], number: int) -> Future[T]:
+    """``work(number)`` on a daemon thread of its own: a run that stops does not wait."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work(number))
+            except BaseException as exc:  # handed to whoever waits for the part
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="s3-part", daemon=True).start()
+    return future
 
 
 def _same(existing: ObjectInfo, archive: FinishedArchive) -> bool:

@@ -24,6 +24,8 @@ from .errors import InputError
 if TYPE_CHECKING:
     import requests
 
+    from .http import Network
+
 Visibility = Literal["public", "private", "internal", "unknown"]
 #: Largest event payload read (GitHub caps webhook payloads at 25 MB).
 MAX_EVENT_BYTES = 32 << 20
@@ -86,17 +88,26 @@ def find_visibility(
     repository: str,
     token: str,
     ask: Callable[[str | None, str, str], Answer] | None = None,
+    network: Network | None = None,
 ) -> Answer:
     """The repository's visibility: from the event payload, else from GitHub's API
-    (``ask``, :func:`ask_github` by default), else ``unknown`` with the reason."""
+    (``ask``, :func:`ask_github` through ``network``'s proxy and CA bundle by default),
+    else ``unknown`` with the reason."""
     seen = visibility_from_event_file(event_path)
     if seen != "unknown":
         return Answer(seen)
-    return (ask or ask_github)(api_url, repository, token)
+    if ask is not None:
+        return ask(api_url, repository, token)
+    return ask_github(api_url, repository, token, network=network)
 
 
 def ask_github(
-    api_url: str | None, repository: str, token: str, *, session: requests.Session | None = None
+    api_url: str | None,
+    repository: str,
+    token: str,
+    *,
+    session: requests.Session | None = None,
+    network: Network | None = None,
 ) -> Answer:
     """``GET {api_url}/repos/{repository}`` with ``token``: the repository's ``private``
     and ``visibility``. One request, no redirect followed, the token sent to ``api_url``'s
@@ -119,7 +130,7 @@ def ask_github(
         "X-GitHub-Api-Version": "2022-11-28",
     }
     owned = session is None
-    session = http.session() if session is None else session
+    session = http.session(network) if session is None else session
     try:
         with session.get(
             url, headers=headers, timeout=GITHUB_API_TIMEOUT, allow_redirects=False, stream=True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,6 +41,10 @@ class GitHubArtifacts:
         self.artifacts: list[Artifact] = []
         #: The Authorization header each blob download carried (None: none, as it must).
         self.blob_authorizations: list[str | None] = []
+        #: Seconds the blob host waits before answering (a stalled store).
+        self.blob_stall = 0.0
+        #: A body that replaces the artifact list's JSON (an answer that is not one).
+        self.listing_body: bytes | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
 
@@ -101,6 +106,7 @@ def _handler(github: GitHubArtifacts) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             if parts.path.startswith("/blob/"):
                 github.blob_authorizations.append(self.headers.get("Authorization"))
+                time.sleep(github.blob_stall)
                 found = [a for a in github.artifacts if f"/blob/{a.id}" == parts.path]
                 return self._send(200, found[0].blob, "application/zip")
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -108,6 +114,8 @@ def _handler(github: GitHubArtifacts) -> type[BaseHTTPRequestHandler]:
             base = f"/repos/{github.repo}/actions/artifacts"
             if parts.path == base:
                 name = parse_qs(parts.query).get("name", [None])[0]
+                if github.listing_body is not None:
+                    return self._send(200, github.listing_body)
                 return self._send(200, json.dumps(github.listing(name)).encode())
             for artifact in github.artifacts:
                 if parts.path == f"{base}/{artifact.id}/zip":

@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,10 @@ class S3Server:
         self.enforce_checksums = True
         self.flip_byte = False
         self.refused_keys: set[str] = set()
+        #: Leave the stored checksum out of answers (a store that keeps none).
+        self.hide_checksums = False
+        #: Seconds the front waits before it passes on a part of a multipart upload.
+        self.stall_parts = 0.0
         self.requests: list[tuple[str, str]] = []
         self._failures: list[int] = []
         self._lock = threading.Lock()
@@ -144,6 +149,8 @@ def _handler(server: S3Server) -> type[BaseHTTPRequestHandler]:
                         "The AWS Access Key Id you provided does not exist in our records.",
                     ),
                 )
+            if self.command == "PUT" and "partNumber=" in self.path:
+                time.sleep(server.stall_parts)
             failure = server.take_failure()
             if failure is not None:
                 return self._answer(failure, _error(_STATUS_CODES.get(failure, "Error"), "front"))
@@ -171,8 +178,9 @@ def _handler(server: S3Server) -> type[BaseHTTPRequestHandler]:
             response = connection.getresponse()
             data = response.read()
             self.send_response(response.status)
+            hidden = {"x-amz-checksum-sha256"} if server.hide_checksums else set()
             for name, value in response.getheaders():
-                if name.lower() not in _HOP:
+                if name.lower() not in _HOP | hidden:
                     self.send_header(name, value)
             length = response.getheader("Content-Length") if self.command == "HEAD" else None
             self.send_header("Content-Length", length or str(len(data)))

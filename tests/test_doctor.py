@@ -8,7 +8,7 @@ import re
 import pytest
 from ruamel.yaml import YAML
 
-from playcanvas_backup import doctor
+from playcanvas_backup import cli, doctor
 from playcanvas_backup.errors import InputError
 from tests.conftest import OTHER_PROJECT, PROJECT, ROOT, Action
 from tests.emulator import Emulator
@@ -267,3 +267,28 @@ def test_a_hostile_branch_name_cannot_break_out_of_the_summary_s_code_block(
     assert run.exit_code == 1
     assert run.summary.count("```") == 2
     assert "\n# pwned" not in run.summary and "\n::error::x" not in run.stdout
+
+
+# -- its command line ---------------------------------------------------------------------------
+
+
+def test_a_bare_boolean_flag_is_true_for_the_doctor_too(action: Action) -> None:
+    run = action("doctor", "--all-branches", "--no-verify", github=False)
+
+    assert run.exit_code == 0, run.log
+    assert "Verdict: the configured backup can run (exit 0)." in run.stdout
+
+
+def test_a_bare_boolean_flag_before_the_doctor_word_runs_the_doctor(action: Action) -> None:
+    run = action("--all-branches", "doctor", github=False)
+
+    assert run.exit_code == 0, run.log
+    assert "Verdict: the configured backup can run (exit 0)." in run.stdout
+
+
+def test_the_main_help_names_both_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"], {})
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "playcanvas-backup doctor --help" in shown
+    assert "playcanvas-backup restore --help" in shown

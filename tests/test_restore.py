@@ -7,14 +7,20 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import resource
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from pyrage import x25519
 
 from playcanvas_backup import cli, retries
+from playcanvas_backup import restore as restore_module
 from playcanvas_backup.encrypt import encrypt_archive, parse_recipients
 from tests.conftest import PROJECT, Action, Run
 from tests.emulator.archives import make_archive
@@ -219,11 +225,13 @@ def test_an_artifact_that_is_not_what_github_recorded_is_refused(tmp_path: Path)
     assert list((tmp_path / "restored").iterdir()) == []
 
 
-def test_an_artifact_restore_without_a_token_says_which_to_give(tmp_path: Path) -> None:
+def test_an_artifact_restore_without_a_token_is_an_input_error_saying_which_to_give(
+    tmp_path: Path,
+) -> None:
     status, _, err = restore(
         "--from", "github:octo/game", "--project-id", "1", "--output", str(tmp_path)
     )
-    assert status == 1 and "GITHUB_TOKEN" in err
+    assert status == 2 and "'--github-token'" in err and "GITHUB_TOKEN" in err
 
 
 def test_a_refused_token_is_reported_with_github_s_answer(tmp_path: Path) -> None:
@@ -270,3 +278,211 @@ def test_an_encrypted_artifact_is_decrypted_with_an_ssh_key(tmp_path: Path) -> N
         )  # fmt: skip
     assert status == 0, err
     assert sha256_of(tmp_path / "restored" / "copy.zip") == sha256_of(archive)
+
+
+def test_a_netrc_entry_adds_no_credentials_to_the_signed_artifact_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login runner password netrc-secret-000\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".netrc").write_text(netrc.read_text())
+    (tmp_path / ".netrc").chmod(0o600)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+        assert github.blob_authorizations == [None]
+    assert status == 0, err
+
+
+def test_github_s_texts_are_cleaned_where_restore_prints_them(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add(
+            "playcanvas-111111-main",
+            archive,
+            created_at="2026-12-06T00:00:00Z\x1b[2J\n::error title=forged::restored elsewhere",
+        )
+        status, out, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 0, err
+    assert "\x1b" not in out + err
+    assert not any(line.lstrip().startswith("::") for line in (out + err).splitlines())
+
+
+def test_a_stalled_artifact_download_fails_within_the_restore_s_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore_module, "TIMEOUT", 2.0)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        github.blob_stall = 30.0
+        started = time.monotonic()
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert status == 1 and "did not finish" in err, err
+    assert took < 10
+    assert list((tmp_path / "restored").iterdir()) == []
+
+
+def test_an_unreachable_github_api_is_a_failure_with_a_message(tmp_path: Path) -> None:
+    with GitHubArtifacts() as github:
+        api_url = github.api_url  # closed when the block ends: nothing listens there
+    status, _, err = restore(
+        "--from", "github:octo/game", "--project-id", "111111",
+        "--output", str(tmp_path / "restored"),
+        env={"GITHUB_API_URL": api_url, "GITHUB_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert status == 1 and "could not be reached" in err, err
+    assert TOKEN not in err
+
+
+def test_an_object_s_hostile_key_is_cleaned_where_restore_prints_it(
+    action: Action, s3: S3Server, tmp_path: Path
+) -> None:
+    run = back_up_to_s3(action, s3)
+    key = str(run.archives[0]["s3_uri"]).removeprefix(f"s3://{BUCKET}/")
+    admin = s3.admin()
+    head = admin.head_object(Bucket=BUCKET, Key=key)
+    body = admin.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    hostile = key.rsplit("/", 1)[0] + "/##[error]forged\u202egpj.zip"
+    time.sleep(1.1)  # newer than the backup's own object
+    admin.put_object(Bucket=BUCKET, Key=hostile, Body=body, Metadata=head["Metadata"])
+
+    status, out, err = from_s3(s3, tmp_path / "restored")
+
+    assert status == 0, err
+    assert "##[" not in out + err and "\u202e" not in out + err
+
+
+def test_the_restored_zip_is_on_disk_before_it_gets_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash right after the rename must not leave an empty zip under the final name:
+    the part file is fsynced before it is renamed."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(source: str | Path, target: str | Path) -> None:
+        events.append(("replace", str(source)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 0, err
+    renamed = [path for kind, path in events if kind == "replace"]
+    assert len(renamed) == 1
+    assert events.index(("fsync", renamed[0])) < events.index(("replace", renamed[0]))
+
+
+def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
+    tmp_path: Path,
+) -> None:
+    status, out, err = restore(
+        "--from", "s3://bucket/x/", "--project-id", "1", "--output", str(tmp_path),
+        "--s3-endpoint-url", "https://AKIAEXAMPLE:minio-secret-0123456789@minio.example",
+    )  # fmt: skip
+    assert status == 2 and "'--s3-endpoint-url'" in err
+    assert "minio-secret-0123456789" not in out + err
+
+
+def test_progress_goes_to_stderr_and_stdout_holds_only_the_restored_zip(
+    action: Action, s3: S3Server, tmp_path: Path
+) -> None:
+    back_up_to_s3(action, s3)
+    status, out, err = from_s3(s3, tmp_path / "restored")
+    assert status == 0, err
+    (restored,) = (tmp_path / "restored").iterdir()
+    assert out.splitlines()[0].startswith(f"Restored {restored} (")
+    assert out.splitlines()[1].startswith("Next: ")
+    assert len(out.splitlines()) == 2
+    assert "fetched s3://" in err and "checked " in err
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1, 2]", b'{"artifacts": {"id": 1}}', b'{"artifacts": [7, "x"]}', b"<html>"]
+)
+def test_an_artifact_list_that_is_not_one_is_a_failure_with_a_message(
+    tmp_path: Path, body: bytes
+) -> None:
+    with GitHubArtifacts() as github:
+        github.listing_body = body
+        status, _, err = restore(
+            "--from", "github:octo/game", "--project-id", "111111",
+            "--output", str(tmp_path / "restored"),
+            env={"GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+        )  # fmt: skip
+    assert status == 1 and "error: " in err, err
+    assert "Traceback" not in err
+
+
+def test_a_restore_that_cannot_write_its_zip_fails_with_one_line_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=200_000, label="a")
+    output = tmp_path / "restored"
+
+    def small_files() -> None:  # the disk "fills up" at 64 KiB a file (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        done = subprocess.run(
+            [sys.executable, "-m", "playcanvas_backup", "restore", "--from", "github:octo/game",
+             "--project-id", "111111", "--output", str(output)],
+            env={**os.environ, "GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+            capture_output=True, text=True, preexec_fn=small_files, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "error: " in done.stderr
+    assert list(output.iterdir()) == []
+
+
+def test_sigterm_during_a_restore_exits_143_and_leaves_nothing_in_the_output(
+    tmp_path: Path,
+) -> None:
+    archive = make_archive(tmp_path / "a.zip", size=50_000, label="a")
+    output = tmp_path / "restored"
+    with GitHubArtifacts() as github:
+        github.add("playcanvas-111111-main", archive, created_at="2026-12-06T00:00:00Z")
+        github.blob_stall = 30.0
+        process = subprocess.Popen(
+            [sys.executable, "-m", "playcanvas_backup", "restore", "--from", "github:octo/game",
+             "--project-id", "111111", "--output", str(output)],
+            env={**os.environ, "GITHUB_API_URL": github.api_url, "GITHUB_TOKEN": TOKEN},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not github.blob_authorizations and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the download has started
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 143, err
+    assert list(output.iterdir()) == []

@@ -9,7 +9,10 @@ import hashlib
 import itertools
 import json
 import os
+import signal
 import socket
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from playcanvas_backup.s3 import (
 )
 from tests.conftest import PROJECT, Action
 from tests.s3_server import ACCESS_KEY, BUCKET, CREDENTIALS, SECRET_KEY, VERSIONED, S3Server
+from tests.scripted_host import Reply, ScriptedHost
 
 MIB = 1 << 20
 FAR = Deadline.never()  # a deadline that is never reached
@@ -387,3 +391,89 @@ def test_a_dry_run_names_each_object_and_sends_nothing_to_the_store(
     assert run.exit_code == 0, run.log
     assert f"s3://{BUCKET}/pc/{PROJECT}/main/{PROJECT}-main-" in run.log
     assert s3.requests == []
+
+
+def test_a_stalled_store_is_left_when_the_archive_s_deadline_passes(tmp_path: Path) -> None:
+    with socket.socket() as stalled:  # accepts connections (the backlog), never answers
+        stalled.bind(("127.0.0.1", 0))
+        stalled.listen(8)
+        store = S3Store(
+            endpoint_url=f"http://127.0.0.1:{stalled.getsockname()[1]}",
+            region="us-east-1",
+            env=CREDENTIALS,
+            sleep=lambda seconds: None,
+        )
+        started = time.monotonic()
+        with pytest.raises((S3Error, S3Unavailable, TimedOut)):
+            store.store(
+                file_of(tmp_path, 3000),
+                f"s3://{BUCKET}/stalled.zip",
+                metadata={},
+                deadline=Deadline.after(2.0),
+            )
+        took = time.monotonic() - started
+    assert took < 10
+
+
+def test_a_listing_that_repeats_its_page_is_refused_at_once() -> None:
+    page = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<Name>backups</Name><Prefix>pc/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+        b"<IsTruncated>true</IsTruncated><NextContinuationToken>same</NextContinuationToken>"
+        b"</ListBucketResult>"
+    )
+    headers = [("Content-Type", "application/xml"), ("Connection", "close")]
+    with ScriptedHost(lambda request: Reply(200, headers, page, close=True)) as host:
+        store = S3Store(endpoint_url=host.origin, region="us-east-1", env=CREDENTIALS)
+        with pytest.raises(S3Error, match="same page"):
+            store.list("backups", "pc/", deadline=Deadline.after(5.0), limit=100_000)
+    assert len(host.requests) == 2
+
+
+def test_an_endpoint_url_with_credentials_is_refused_without_printing_them(
+    action: Action,
+) -> None:
+    endpoint = "https://AKIAEXAMPLE:minio-secret-0123456789@minio.example"
+    run = action(s3_uri="s3://bucket/x/{file}", s3_endpoint_url=endpoint, env=CREDENTIALS)
+    assert run.exit_code == 2 and "Input 's3-endpoint-url'" in run.log
+    assert "minio-secret-0123456789" not in run.log
+
+
+class _Stop(BaseException):
+    """What the CLI's SIGTERM handler raises (cli.Stopped)."""
+
+
+def test_a_signal_during_a_multipart_upload_does_not_wait_for_the_parts_in_flight(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    archive = file_of(tmp_path, 11 * MIB)
+    store = make_store(s3, threshold=8 * MIB, part_size=5 * MIB, parallel=3)
+    s3.stall_parts = 20.0
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(_Stop):
+            store.store(archive, f"s3://{BUCKET}/stopped.zip", metadata={}, deadline=FAR)
+        took = time.monotonic() - started
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+        s3.stall_parts = 0.0
+    assert took < 6
+
+
+def test_a_store_that_reports_no_checksum_is_not_called_verified(
+    action: Action, s3: S3Server
+) -> None:
+    s3.hide_checksums = True
+    run = action(inputs=s3_inputs(s3), env=CREDENTIALS)
+    assert run.exit_code == 0, run.log
+    assert "stored and verified" not in run.log
+    assert "reports no SHA-256 checksum" in run.log

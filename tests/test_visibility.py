@@ -18,6 +18,7 @@ from playcanvas_backup.config import Settings, load
 from playcanvas_backup.errors import InputError
 from playcanvas_backup.visibility import ask_github
 from tests.conftest import Action
+from tests.scripted_host import Reply, ScriptedHost
 
 GITHUB_TOKEN = "ghs_job-token-0123456789"
 REPOSITORY = "octo/game"
@@ -214,3 +215,34 @@ def test_the_github_token_is_masked_first_thing(action: Action, tmp_path: Path) 
     masks = [line for line in run.stdout.splitlines() if line.startswith("::add-mask::")]
     assert f"::add-mask::{GITHUB_TOKEN}" in masks[:2]
     assert GITHUB_TOKEN not in run.log.replace(f"::add-mask::{GITHUB_TOKEN}", "")
+
+
+def test_an_input_error_after_the_visibility_check_is_found_before_github_is_asked(
+    tmp_path: Path, github: GitHubDouble
+) -> None:
+    env = {**runtime(tmp_path, github), "AWS_SECRET_ACCESS_KEY": "short"}
+    with pytest.raises(InputError) as failure:
+        settings(env, s3_uri="s3://bucket/{project_id}/{file}")
+    assert "AWS_SECRET_ACCESS_KEY" in str(failure.value)
+    assert github.requests == []
+
+
+def test_the_visibility_lookup_goes_through_the_runner_s_https_proxy(
+    tmp_path: Path, github: GitHubDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = socket.getaddrinfo
+
+    def loopback_only(host: object, *args: object, **kwargs: object) -> object:
+        if not str(host).startswith("127."):
+            raise socket.gaierror(f"test: {host} is not resolved (loopback only)")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+    with ScriptedHost(lambda request: Reply(403, [], b"no")) as proxy:
+        env = {
+            **runtime(tmp_path, github),
+            "GITHUB_API_URL": "https://ghes.example/api/v3",
+            "HTTPS_PROXY": proxy.origin,
+        }
+        refusal(env)
+    assert [(r.method, r.target) for r in proxy.requests] == [("CONNECT", "ghes.example:443")]
