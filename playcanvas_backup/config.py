@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import s3uri, templates, visibility
 from .download.urls import is_loopback
 from .errors import InputError
-from .http import Network
+from .network import Network
 from .s3uri import S3Uri
 from .templates import Template
 from .untrusted import quoted as _shown

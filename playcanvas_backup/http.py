@@ -16,47 +16,17 @@ comes), all alike:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import proxy_bypass_environment as _proxy_bypass  # type: ignore[attr-defined]
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .network import Network
+
+__all__ = ["USER_AGENT", "Network", "Session", "session"]
 
 USER_AGENT = f"playcanvas-backup/{__version__}"
-
-
-@dataclass(frozen=True)
-class Network:
-    """How connections leave this machine: a proxy for https, hosts that bypass it, and
-    the CA bundle that certificates are checked against (None: certifi's)."""
-
-    https_proxy: str | None = None
-    no_proxy: str = ""
-    ca_bundle: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Network:
-        """The network settings from the runner's environment (``config`` calls this)."""
-        return cls(
-            https_proxy=env.get("HTTPS_PROXY") or env.get("https_proxy") or None,
-            no_proxy=env.get("NO_PROXY") or env.get("no_proxy") or "",
-            ca_bundle=env.get("REQUESTS_CA_BUNDLE") or env.get("CURL_CA_BUNDLE") or None,
-        )
-
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The ``proxies`` for one request to ``url`` (empty: connect directly)."""
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not self.https_proxy:
-            return {}
-        host = parts.hostname or ""
-        if self.no_proxy and _proxy_bypass(host, proxies={"no": self.no_proxy}):
-            return {}
-        return {"https": self.https_proxy}
 
 
 class Session(requests.Session):

@@ -24,7 +24,7 @@ from .errors import InputError
 if TYPE_CHECKING:
     import requests
 
-    from .http import Network
+    from .network import Network
 
 Visibility = Literal["public", "private", "internal", "unknown"]
 #: Largest event payload read (GitHub caps webhook payloads at 25 MB).
