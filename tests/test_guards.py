@@ -28,23 +28,22 @@ from typing import Any
 
 import pyrage
 import pytest
-import requests
 from pyrage import x25519
 
 from playcanvas_backup import retries
-from playcanvas_backup.config import load
 from playcanvas_backup.deadline import Deadline
 from playcanvas_backup.download import Archive
 from playcanvas_backup.encrypt import MAX_RECIPIENTS, parse_recipients
 from playcanvas_backup.errors import InputError
 from playcanvas_backup.playcanvas import MAX_BODY, PlayCanvasApi
 from playcanvas_backup.result import ArchiveResult
-from playcanvas_backup.run import Upload, run
+from playcanvas_backup.run import Upload
 from playcanvas_backup.untrusted import MAX_FIELD, clean, markdown_code, redact
 from playcanvas_backup.workflow import Workflow
 from tests.conftest import Action
 from tests.emulator import Emulator
 from tests.scripted_host import Reply, Request, ScriptedHost
+from tests.test_run import back_up
 
 # -- a loopback host that answers as the test says ------------------------------------------------
 
@@ -215,45 +214,12 @@ def _back_up(
     clock: _ClockPastDeadlineOnceSaved | None = None,
     inputs: dict[str, str] | None = None,
 ) -> tuple[list[ArchiveResult], str]:
-    """The run loop against the emulator, on a clock that (unless another is given)
-    passes the deadline once an archive is saved."""
-    settings = load(
-        {
-            "access-token": emulator.token,
-            "project-id": "111111",
-            "api-url": emulator.api_url,
-            "path": str(folder),
-            "upload-artifact": "false",
-            "timeout": "600",
-            "poll-interval": "0.05",
-            **(inputs or {}),
-        },
-        {},
-        cwd=folder.parent,
-    )
+    """The run loop against the emulator (``tests.test_run.back_up``), on a clock that
+    (unless another is given) passes the deadline once an archive is saved."""
+    given = {"project_id": "111111", "timeout": "600", "poll_interval": "0.05"}
+    given |= {name.replace("-", "_"): value for name, value in (inputs or {}).items()}
     clock = clock or _ClockPastDeadlineOnceSaved(folder)
-    log = io.StringIO()
-    workflow = Workflow({}, out=log, err=log)
-    with requests.Session() as api_session, requests.Session() as download_session:
-        api = PlayCanvasApi(
-            settings.api_url,
-            settings.access_token,
-            session=api_session,
-            clock=clock.time,
-            sleep=clock.sleep,
-            log=workflow.info,
-        )
-        results = run(
-            settings,
-            api=api,
-            session=download_session,
-            workflow=workflow,
-            upload=upload,
-            clock=clock.time,
-            sleep=clock.sleep,
-            rng=lambda: 1.0,
-        )
-    return results, log.getvalue()
+    return back_up(emulator, clock, folder, upload=upload, **given)
 
 
 def test_no_upload_starts_after_the_archives_deadline(emulator: Emulator, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -54,9 +55,17 @@ def pc(clock: EmulatedClock) -> Iterator[Emulator]:
         yield emulator
 
 
+class RunClock(Protocol):
+    """What a run needs of a clock: the time, and a sleep that moves it."""
+
+    def time(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
 def back_up(
     pc: Emulator,
-    clock: EmulatedClock,
+    clock: RunClock,
     folder: Path,
     *,
     upload: Upload | None = None,
