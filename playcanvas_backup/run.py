@@ -789,8 +789,7 @@ def _download_link(ctx: Context, job: ExportJob, deadline: Deadline) -> Callable
                 f"Export job {job.id} is complete but PlayCanvas gave no download link. "
                 "Run the backup again."
             )
-        ctx.workflow.mask_url(url)  # the whole link, and its signature, are credentials
-        return url
+        return url  # masked by the download as it receives it, as is every redirect hop
 
     return fetch_url
 
